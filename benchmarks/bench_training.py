@@ -12,9 +12,12 @@ start vs math only, same total steps: final held-out math and code pass@1 and th
 completion-length curves.
 
 Usage:
-    python benchmarks/bench_training.py resampling --seeds 0 1 2 --out benchmarks/results
-    python benchmarks/bench_training.py stages --seeds 0 --out benchmarks/results
+    python benchmarks/bench_training.py resampling --seeds 0 1 2 --workers 2
+    python benchmarks/bench_training.py stages --seeds 0 --workers 2
     python benchmarks/bench_training.py resampling --quick     # a few steps, for the tests
+
+`--workers N` trains N runs at a time in separate processes (one thread each); the
+figures reported (tokens, steps, accuracy) do not depend on it, only the wall time does.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import json
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import torch
@@ -42,12 +47,27 @@ STAGE_VARIANTS = {
 
 def run_once(out_dir: Path, name: str, seed: int, overrides: list[str]) -> list[dict]:
     """One training run; returns its metrics records."""
+    torch.set_num_threads(1)
     config = apply_overrides(get_preset("tiny"), [
         f"run.output_dir={out_dir}", f"run.name={name}", f"run.seed={seed}",
         "logging.progress=false", "checkpoint.every_steps=0", "checkpoint.keep_last=1",
         *overrides])
     train(config, progress=False)
     return read_metrics(out_dir / name / "metrics.jsonl")
+
+
+def _timed_run(job: tuple) -> tuple[list[dict], float]:
+    started = time.perf_counter()
+    records = run_once(*job)
+    return records, time.perf_counter() - started
+
+
+def run_all(jobs: list[tuple], workers: int) -> list[tuple[list[dict], float]]:
+    """Every job's (records, seconds), in job order; `workers` runs at a time."""
+    if workers <= 1:
+        return [_timed_run(job) for job in jobs]
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(_timed_run, jobs))
 
 
 def eval_curve(records: list[dict], domain: str = "math") -> list[tuple[int, int, float]]:
@@ -70,40 +90,47 @@ def zero_std_mean(records: list[dict]) -> float:
     return sum(values) / max(len(values), 1)
 
 
+def zero_std_curve(records: list[dict]) -> list[tuple[int, float]]:
+    """(step, fraction of zero-std groups) at every training step."""
+    return [(r["step"], r["zero_std_fraction"]) for r in records if "zero_std_fraction" in r]
+
+
 def resampling_experiment(args) -> dict:
+    # seeds outer, strategies inner: each seed's three runs start side by side
+    jobs = [(args.out_dir / "runs", f"{strategy}-seed{seed}", seed,
+             [f"resampling.strategy={strategy}", *args.overrides])
+            for seed in args.seeds for strategy in STRATEGIES]
     results = {}
-    for seed in args.seeds:          # seeds outer, strategies inner: alternated in one sitting
-        for strategy in STRATEGIES:
-            started = time.perf_counter()
-            records = run_once(args.out_dir / "runs", f"{strategy}-seed{seed}", seed,
-                               [f"resampling.strategy={strategy}", *args.overrides])
-            curve = eval_curve(records)
-            results.setdefault(strategy, []).append({
-                "seed": seed, "curve": curve, "zero_std": zero_std_mean(records),
-                "final_tokens": records[-1].get("cumulative_generated_tokens", 0),
-                "pools": [r["pool_size"] for r in records if "pool_size" in r],
-                "seconds": time.perf_counter() - started})
-            print(f"{strategy:5s} seed {seed}: pass@1 {curve[0][2]:.3f} -> {curve[-1][2]:.3f}, "
-                  f"tokens {results[strategy][-1]['final_tokens']:,}", flush=True)
+    for job, (records, seconds) in zip(jobs, run_all(jobs, args.workers)):
+        strategy, seed = job[3][0].split("=")[1], job[2]
+        curve = eval_curve(records)
+        results.setdefault(strategy, []).append({
+            "seed": seed, "curve": curve, "zero_std": zero_std_mean(records),
+            "zero_std_curve": zero_std_curve(records),
+            "final_tokens": records[-1].get("cumulative_generated_tokens", 0),
+            "pools": [r["pool_size"] for r in records if "pool_size" in r],
+            "seconds": seconds})
+        print(f"{strategy:5s} seed {seed}: pass@1 {curve[0][2]:.3f} -> {curve[-1][2]:.3f}, "
+              f"tokens {results[strategy][-1]['final_tokens']:,}", flush=True)
     base = statistics.median(run["curve"][0][2] for runs in results.values() for run in runs)
     target = base + args.gain
     for runs in results.values():
         for run in runs:
             run["to_target"] = to_target(run["curve"], target)
-    return {"target": target, "base": base, "runs": results}
+    return {"target": target, "base": base, "gain": args.gain, "runs": results}
 
 
 def stages_experiment(args) -> dict:
+    jobs = [(args.out_dir / "runs", f"{variant}-seed{seed}", seed, [*extra, *args.overrides])
+            for seed in args.seeds for variant, extra in STAGE_VARIANTS.items()]
     results = {}
-    for seed in args.seeds:
-        for variant, extra in STAGE_VARIANTS.items():
-            records = run_once(args.out_dir / "runs", f"{variant}-seed{seed}", seed,
-                               [*extra, *args.overrides])
-            results.setdefault(variant, []).append({
-                "seed": seed, "math": eval_curve(records, "math"),
-                "code": eval_curve(records, "code"),
-                "length": [(r["step"], r["completion_length"]) for r in records
-                           if "completion_length" in r]})
+    for job, (records, _) in zip(jobs, run_all(jobs, args.workers)):
+        variant, seed = job[1].rsplit("-seed", 1)[0], job[2]
+        results.setdefault(variant, []).append({
+            "seed": seed, "math": eval_curve(records, "math"),
+            "code": eval_curve(records, "code"),
+            "length": [(r["step"], r["completion_length"]) for r in records
+                       if "completion_length" in r]})
     return {"runs": results}
 
 
@@ -152,7 +179,18 @@ def stages_report(result: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+COLORS = {"srpo": "C0", "none": "C1", "dapo": "C2",
+          "two_stages": "C0", "mixed_from_start": "C1", "math_only": "C2"}
+
+
+def _moving_average(values: list[float], window: int = 10) -> list[float]:
+    return [sum(values[max(0, i - window + 1):i + 1]) / min(window, i + 1)
+            for i in range(len(values))]
+
+
 def plot(result: dict, experiment: str, path: Path) -> None:
+    """Resampling: math pass@1 vs generated tokens, zero-std fraction vs step.
+    Stages: math and code pass@1 vs step, completion length vs step."""
     try:
         import matplotlib
 
@@ -160,23 +198,34 @@ def plot(result: dict, experiment: str, path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for name, members in result["runs"].items():
         for i, run in enumerate(members):
-            curve = run["curve"] if experiment == "resampling" else run["length"]
-            xs = [c[1] for c in curve] if experiment == "resampling" else [c[0] for c in curve]
-            ys = [c[2] for c in curve] if experiment == "resampling" else [c[1] for c in curve]
-            ax.plot(xs, ys, label=name if i == 0 else None,
-                    color={"srpo": "C0", "none": "C1", "dapo": "C2", "two_stages": "C0",
-                           "mixed_from_start": "C1", "math_only": "C2"}[name], alpha=0.7)
+            label = name if i == 0 else None
+            if experiment == "resampling":
+                axes[0].plot([c[1] for c in run["curve"]], [c[2] for c in run["curve"]],
+                             color=COLORS[name], alpha=0.7, marker=".", label=label)
+                steps = [c[0] for c in run["zero_std_curve"]]
+                axes[1].plot(steps, _moving_average([c[1] for c in run["zero_std_curve"]]),
+                             color=COLORS[name], alpha=0.7, label=label)
+            else:
+                for domain, style in (("math", "-"), ("code", ":")):
+                    curve = run[domain]
+                    axes[0].plot([c[0] for c in curve], [c[2] for c in curve], style,
+                                 color=COLORS[name], alpha=0.7, marker=".",
+                                 label=f"{name} {domain}" if i == 0 else None)
+                axes[1].plot([c[0] for c in run["length"]],
+                             _moving_average([c[1] for c in run["length"]]),
+                             color=COLORS[name], alpha=0.7, label=label)
     if experiment == "resampling":
-        ax.axhline(result["target"], color="gray", linestyle="--", label="target")
-        ax.set_xlabel("generated tokens")
-        ax.set_ylabel("held-out math pass@1")
+        axes[0].axhline(result["target"], color="gray", linestyle="--", label="target")
+        axes[0].set(xlabel="generated tokens", ylabel="held-out math pass@1")
+        axes[1].set(xlabel="step", ylabel="zero-std group fraction (10-step mean)")
     else:
-        ax.set_xlabel("step")
-        ax.set_ylabel("completion length (tokens)")
-    ax.legend()
+        axes[0].set(xlabel="step", ylabel="held-out pass@1 (math solid, code dotted)")
+        axes[1].set(xlabel="step", ylabel="completion length, tokens (10-step mean)")
+    for ax in axes:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -190,6 +239,8 @@ def main(argv=None) -> int:
                         help="target = base held-out math pass@1 + gain")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--quick", action="store_true", help="2 steps per stage, 1 seed")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="runs trained at a time, each in its own process")
     parser.add_argument("overrides", nargs="*", help="config overrides for every run")
     args = parser.parse_intermixed_args(argv)
     torch.set_num_threads(1)

@@ -2,7 +2,7 @@
 
 RL with verifiable rewards sharpens what a model can already sometimes do; it cannot
 start from zero reward. SRPO starts from Qwen2.5-32B; the tiny world starts from a
-~1.6M-parameter Qwen2 (`srpo_mini.model.build_tiny_model`, byte-level tokenizer) that a
+~1M-parameter Qwen2 (`srpo_mini.model.build_tiny_model`, byte-level tokenizer) that a
 cold-start SFT brings to partial competence on the tiny world's train side
 (`srpo_mini.data.synthetic`), in the prompt format RL will use:
 
@@ -11,8 +11,9 @@ cold-start SFT brings to partial competence on the tiny world's train side
                 " <think> 4*5=20, 3+20=23 </think> <answer> \\boxed{23} </answer><|endoftext|>"
 
 The loss is the mean next-token cross-entropy over completion tokens (prompt and padding
-masked), AdamW with linear warmup and cosine decay, for `steps` batches whose domain and
-level are drawn by fixed weights.
+masked), Muon for the transformer blocks' matrices and AdamW for the rest, with linear
+warmup and cosine decay, for `steps` batches whose domain and level are drawn by fixed
+weights.
 
 The noise rule (why the base is unsure rather than incapable). Each SFT example,
 independently with probability `slip_rate` (default 0.3), has its final answer replaced by
@@ -181,7 +182,7 @@ def cold_start_sft(model, tokenizer, *, seed: int = 0, config: BaseConfig | None
 
     Each step draws one (domain, level) by the config's weights, then `batch_size`
     examples of it (one domain per batch keeps padding small), applies the noise rule, and
-    takes one AdamW step on the completion tokens' cross-entropy.
+    takes one optimizer step (Muon + AdamW) on the completion tokens' cross-entropy.
     Returns: {"steps", "seconds", "final_loss" (mean of the last 20 steps), "slipped"
     (fraction of examples given a slip), "tokens" (completion tokens trained on)}.
     """

@@ -11,7 +11,7 @@ verifiers and the format reward look for, so the template and its parsers cannot
 Templates:
     r1_zero   the paper's template, verbatim apart from the per-domain instruction.
     compact   the same tags with a one-line preamble; the offline tiny world uses it so
-              that a 2M-parameter model on a CPU does not spend its context on boilerplate.
+              that a 1M-parameter model on a CPU does not spend its context on boilerplate.
     chat      the tokenizer's own chat template (instruct models), with the R1-Zero
               instructions as the system message.
 

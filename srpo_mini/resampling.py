@@ -25,14 +25,18 @@ a resumed run draws the same prompts. How an epoch is defined:
 
 - Without a mixture, an epoch is one pass over the stage's active (not dropped) prompts in
   a fresh seeded shuffle.
-- With a mixture {domain: weight} an epoch is the longest pass in which no prompt appears
-  twice and the domains keep the weights: with n_d active prompts in domain d and weights
-  w_d (normalized), L = min_d floor(n_d / w_d) and domain d contributes round(w_d * L)
-  prompts, a fresh random subset each epoch. The scarcest domain is covered fully every
-  epoch; the others are subsampled. Domains are interleaved evenly (each domain's prompts
-  are spread at fractional positions (j + u_d) / k_d), so every batch carries the mixture
-  within one prompt per domain. A domain with no active prompt left drops out of the
-  mixture and the other weights are renormalized.
+- With a mixture {domain: weight} an epoch is one pass over the most plentiful domain
+  (for its weight), and the other domains are repeated to keep the weights: with n_d
+  active prompts in domain d and weights w_d (normalized), L = max_d floor(n_d / w_d) and
+  domain d contributes k_d = round(w_d * L) prompts, drawn as back-to-back fresh shuffles
+  of its n_d prompts cut to k_d. Every active prompt is served at least once per epoch;
+  a prompt of a scarcer domain may be served several times, and all its rollouts count
+  toward its history. (Taking the scarcest domain's pass instead, L = min_d, would
+  shrink the epoch as that domain's prompts are solved and dropped, down to batches of a
+  few prompts.) Domains are interleaved evenly (each domain's prompts are spread at
+  fractional positions (j + u_d) / k_d), so every batch carries the mixture within one
+  prompt per domain. A domain with no active prompt left drops out of the mixture and the
+  other weights are renormalized.
 - With `drop_last` (the default) the epoch is cut to a whole number of batches; the cut
   prompts (a random few, the order being shuffled) are simply not seen in that epoch.
 - A call to `next_prompts` never crosses an epoch boundary: when the epoch is exhausted the
@@ -461,11 +465,14 @@ class PromptPool:
         total = sum(weights.values())
         if not weights:
             return []
-        length = min(math.floor(len(by_domain[d]) * total / w) for d, w in weights.items())
+        length = max(math.floor(len(by_domain[d]) * total / w) for d, w in weights.items())
         keyed = []
         for rank, (d, w) in enumerate(weights.items()):
-            count = min(len(by_domain[d]), round(w / total * length))
-            chosen = self._rng.sample(by_domain[d], count)     # shuffled subset
+            count = max(1, round(w / total * length))
+            chosen = []
+            while len(chosen) < count:  # fresh shuffles back to back, the last one cut
+                chosen += self._rng.sample(by_domain[d], len(by_domain[d]))
+            chosen = chosen[:count]
             offset = self._rng.random()
             keyed += [((j + offset) / count, rank, pid) for j, pid in enumerate(chosen)]
         return [pid for _, _, pid in sorted(keyed)]

@@ -21,7 +21,7 @@ Reference: SRPO (arXiv 2504.14286), sections 3-4; GRPO (DeepSeekMath, arXiv 2402
 
 Differences from the paper:
 - SRPO trains a 32B model with a large batch for hundreds of steps; the defaults here
-  (the `tiny` preset) train a 2M-parameter model for a few dozen steps on a CPU.
+  (the `tiny` preset) train a 1M-parameter model for a few dozen steps on a CPU.
 - The learning rate warms up linearly, then stays constant (the paper does not state
   its schedule).
 """

@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 def test_quick_mode(tmp_path, tiny_base_dir, experiment):
     import bench_training
 
-    assert bench_training.main([experiment, "--quick", "--out", str(tmp_path),
+    workers = ["--workers", "2"] if experiment == "resampling" else []  # both paths run
+    assert bench_training.main([experiment, "--quick", "--out", str(tmp_path), *workers,
                                 f"model.name_or_path={tiny_base_dir}"]) == 0
     result = json.loads((tmp_path / f"training_{experiment}_quick.json").read_text())
     names = ("srpo", "none", "dapo") if experiment == "resampling" else \
@@ -25,3 +26,6 @@ def test_quick_mode(tmp_path, tiny_base_dir, experiment):
     assert sorted(result["runs"]) == sorted(names)
     report = (tmp_path / f"training_{experiment}_quick.md").read_text()
     assert all(f"| {name} |" in report for name in names)
+    assert (tmp_path / f"training_{experiment}_quick.png").stat().st_size > 0
+    if experiment == "resampling":
+        assert all(run["zero_std_curve"] for runs in result["runs"].values() for run in runs)

@@ -174,21 +174,42 @@ def test_pool_smaller_than_a_batch_serves_a_short_batch():
 
 
 @pytest.mark.parametrize("n_math, n_code, mixture, per_batch, length", [
-    # L = min(20 / 0.5, 8 / 0.5) = 16 -> 8 math + 8 code; B = 4 -> 2 + 2 per batch
-    (20, 8, {"math": 0.5, "code": 0.5}, {"math": 2, "code": 2}, 16),
-    # L = min(12 / 0.75, 12 / 0.25) = 16 -> 12 math + 4 code; B = 4 -> 3 + 1 per batch
-    (12, 12, {"math": 0.75, "code": 0.25}, {"math": 3, "code": 1}, 16),
+    # L = max(20 / 0.5, 8 / 0.5) = 40 -> 20 math + 20 code (8 code prompts, repeated)
+    (20, 8, {"math": 0.5, "code": 0.5}, {"math": 2, "code": 2}, 40),
+    # L = max(12 / 0.75, 12 / 0.25) = 48 -> 36 math (12, repeated) + 12 code
+    (12, 12, {"math": 0.75, "code": 0.25}, {"math": 3, "code": 1}, 48),
 ])
 def test_mixture_epoch_is_realized_in_every_batch(n_math, n_code, mixture, per_batch, length):
-    """An epoch with a mixture: no repeats, the scarcest domain covered, each batch mixed."""
+    """An epoch with a mixture: every prompt served, the scarcer domain repeated evenly
+    (no prompt twice before its domain has been served once), each batch mixed."""
     pool = PromptPool(math_problems(n_math) + code_problems(n_code), batch_size=4, seed=3)
     pool.set_stage("math+code", ["math", "code"], mixture)
-    assert len(pool.order) == length and len(set(pool.order)) == length
+    assert len(pool.order) == length and len(set(pool.order)) == n_math + n_code
+    for domain, n in (("math", n_math), ("code", n_code)):
+        served = [pid for pid in pool.order if pool.problems[pid].domain == domain]
+        passes = [served[i:i + n] for i in range(0, len(served), n)]
+        assert all(len(set(chunk)) == len(chunk) for chunk in passes)
     while not pool.exhausted:
         batch = pool.next_prompts()
         counts = {d: sum(p.domain == d for p in batch) for d in ("math", "code")}
         assert all(abs(counts[d] - per_batch[d]) <= 1 for d in counts), counts
         assert sum(counts.values()) == 4
+
+
+def test_mixture_epoch_keeps_full_batches_as_a_domain_is_solved():
+    """Dropping all but one code prompt leaves the epoch as long as math needs."""
+    resampler = HistoryResampling()
+    pool = PromptPool(math_problems(8) + code_problems(8), resampler, batch_size=4, seed=0)
+    pool.set_stage("math+code", ["math", "code"], {"math": 0.5, "code": 0.5})
+    while not pool.exhausted:
+        batch = pool.next_prompts()
+        outcomes = [OUTCOMES["mixed"] if p.domain == "math" or p.id == "c0"
+                    else OUTCOMES["all_correct"] for p in batch]
+        resampler.observe([p.id for p in batch], [x for o in outcomes for x in o], G)
+    pool.next_prompts()  # the boundary: seven code prompts dropped
+    assert len(resampler.dropped) == 7
+    assert len(pool.order) == 16
+    assert sorted(pool.problems[pid].domain for pid in pool.order) == ["code"] * 8 + ["math"] * 8
 
 
 def test_stage_switch_ends_the_epoch_and_dropped_stay_dropped():
@@ -202,9 +223,9 @@ def test_stage_switch_ends_the_epoch_and_dropped_stay_dropped():
     pool.set_stage("math+code", ["math", "code"], {"math": 0.5, "code": 0.5})
     assert pool.epoch == 1 and pool.epochs_completed == 0 and pool.position == 0
     assert batch[0] in resampler.dropped and batch[0] not in pool.order
-    # L = min(3 / 0.5, 4 / 0.5) = 6 -> 3 math + 3 code
+    # L = max(3 / 0.5, 4 / 0.5) = 8 -> 4 math (3 prompts, one twice) + 4 code
     domains = [pool.problems[pid].domain for pid in pool.order]
-    assert sorted(domains) == ["code"] * 3 + ["math"] * 3
+    assert sorted(domains) == ["code"] * 4 + ["math"] * 4
     rows = resampler.pop_ledger_rows()
     assert rows[0] == {"prompt_id": batch[0], "epoch": 0, "stage": "math", "correct": 4,
                        "group_size": 4}

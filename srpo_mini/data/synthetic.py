@@ -1,6 +1,6 @@
 """The offline tiny world: seeded synthetic math and code problems with worked solutions.
 
-The default run needs problems that a 2M-parameter model can partly solve on a CPU, with
+The default run needs problems that a 1M-parameter model can partly solve on a CPU, with
 verifiable answers and a difficulty gradient, and no download. This module generates them
 from seeded templates, in the schema of `schema.py`, together with a short worked solution
 for each (the material of the cold-start SFT in `srpo_mini.base`):
