@@ -56,18 +56,32 @@ def run_once(out_dir: Path, name: str, seed: int, overrides: list[str]) -> list[
     return read_metrics(out_dir / name / "metrics.jsonl")
 
 
-def _timed_run(job: tuple) -> tuple[list[dict], float]:
+def _timed_run(job: tuple) -> tuple[list[dict], float | None]:
+    out_dir, name, seed, overrides, reuse = job
+    if reuse and (out_dir / name / "summary.txt").is_file():  # a finished run: read it back
+        return read_metrics(out_dir / name / "metrics.jsonl"), None
     started = time.perf_counter()
-    records = run_once(*job)
+    records = run_once(out_dir, name, seed, overrides)
     return records, time.perf_counter() - started
 
 
-def run_all(jobs: list[tuple], workers: int) -> list[tuple[list[dict], float]]:
-    """Every job's (records, seconds), in job order; `workers` runs at a time."""
+def run_all(jobs: list[tuple], workers: int, reuse: bool = False):
+    """Every job's (records, seconds or None when reused), in job order; `workers` runs
+    at a time. A job is (out_dir, name, seed, overrides)."""
+    jobs = [(*job, reuse) for job in jobs]
     if workers <= 1:
         return [_timed_run(job) for job in jobs]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         return list(pool.map(_timed_run, jobs))
+
+
+def group_shares(ledger_path: Path, domain: str = "math") -> dict[str, float]:
+    """Shares of the domain's trained groups (ledger rows whose prompt id starts with
+    "<domain>-", as the tiny world names them) with all rollouts correct / all wrong."""
+    rows = [json.loads(line) for line in ledger_path.read_text().splitlines() if line]
+    rows = [r for r in rows if r["prompt_id"].startswith(f"{domain}-")] or [{}]
+    return {"all_correct": sum(r.get("correct") == r.get("group_size") for r in rows) / len(rows),
+            "all_wrong": sum(r.get("correct") == 0 for r in rows) / len(rows)}
 
 
 def eval_curve(records: list[dict], domain: str = "math") -> list[tuple[int, int, float]]:
@@ -101,12 +115,13 @@ def resampling_experiment(args) -> dict:
              [f"resampling.strategy={strategy}", *args.overrides])
             for seed in args.seeds for strategy in STRATEGIES]
     results = {}
-    for job, (records, seconds) in zip(jobs, run_all(jobs, args.workers)):
+    for job, (records, seconds) in zip(jobs, run_all(jobs, args.workers, args.reuse)):
         strategy, seed = job[3][0].split("=")[1], job[2]
         curve = eval_curve(records)
         results.setdefault(strategy, []).append({
             "seed": seed, "curve": curve, "zero_std": zero_std_mean(records),
             "zero_std_curve": zero_std_curve(records),
+            "math_groups": group_shares(job[0] / job[1] / "ledger.jsonl"),
             "final_tokens": records[-1].get("cumulative_generated_tokens", 0),
             "pools": [r["pool_size"] for r in records if "pool_size" in r],
             "seconds": seconds})
@@ -124,7 +139,7 @@ def stages_experiment(args) -> dict:
     jobs = [(args.out_dir / "runs", f"{variant}-seed{seed}", seed, [*extra, *args.overrides])
             for seed in args.seeds for variant, extra in STAGE_VARIANTS.items()]
     results = {}
-    for job, (records, _) in zip(jobs, run_all(jobs, args.workers)):
+    for job, (records, _) in zip(jobs, run_all(jobs, args.workers, args.reuse)):
         variant, seed = job[1].rsplit("-seed", 1)[0], job[2]
         results.setdefault(variant, []).append({
             "seed": seed, "math": eval_curve(records, "math"),
@@ -140,6 +155,11 @@ def _median_spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
+def _mean_after_start(curve) -> float:
+    values = [accuracy for step, _, accuracy in curve if step > 0]
+    return sum(values) / len(values) if values else float("nan")
+
+
 def resampling_report(result: dict, command: str) -> str:
     runs = result["runs"]
     lines = ["## Resampling efficiency: SRPO history resampling vs GRPO vs DAPO", "",
@@ -147,8 +167,10 @@ def resampling_report(result: dict, command: str) -> str:
              f"(the base's {result['base']:.3f} + the gain).", "",
              "| strategy | seeds reaching target | median tokens to target | median steps to "
              "target | tokens ratio vs GRPO, median (range) | final pass@1, median | "
-             "zero-std fraction, mean | generated tokens, median |",
-             "|---|---|---|---|---|---|---|---|"]
+             "pass@1 averaged over the evaluations after step 0, median | "
+             "zero-std fraction, mean | math groups all correct / all wrong | "
+             "generated tokens, median |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     grpo = {r["seed"]: r["to_target"] for r in runs.get("none", [])}
     for strategy, members in runs.items():
         reached = [r for r in members if r["to_target"]]
@@ -161,7 +183,10 @@ def resampling_report(result: dict, command: str) -> str:
                  f"{statistics.median(steps):.0f}" if steps else "-",
                  _median_spread(ratios),
                  f"{statistics.median(r['curve'][-1][2] for r in members):.3f}",
+                 f"{statistics.median(_mean_after_start(r['curve']) for r in members):.3f}",
                  f"{statistics.mean(r['zero_std'] for r in members):.3f}",
+                 f"{statistics.mean(r['math_groups']['all_correct'] for r in members):.3f} / "
+                 f"{statistics.mean(r['math_groups']['all_wrong'] for r in members):.3f}",
                  f"{statistics.median(r['final_tokens'] for r in members):,.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -241,6 +266,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 steps per stage, 1 seed")
     parser.add_argument("--workers", type=int, default=1,
                         help="runs trained at a time, each in its own process")
+    parser.add_argument("--reuse", action="store_true",
+                        help="read back runs already finished under OUT/runs instead of "
+                             "training them again (to resume, or to redo the report)")
     parser.add_argument("overrides", nargs="*", help="config overrides for every run")
     args = parser.parse_intermixed_args(argv)
     torch.set_num_threads(1)
@@ -252,8 +280,9 @@ def main(argv=None) -> int:
                           "data.eval_limit=4", "eval.n_samples=1", "eval.k_values=[1]",
                           "eval.every_steps=2", "sampling.prompts_per_step=4",
                           "sampling.group_size=4", *args.overrides]
-    command = "python benchmarks/bench_training.py " + " ".join(sys.argv[1:] if argv is None
-                                                                else argv)
+    given = sys.argv[1:] if argv is None else argv
+    command = "python benchmarks/bench_training.py " + " ".join(a for a in given
+                                                                if a != "--reuse")
     if args.experiment == "resampling":
         result = resampling_experiment(args)
         report = resampling_report(result, command)

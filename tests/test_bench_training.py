@@ -29,3 +29,10 @@ def test_quick_mode(tmp_path, tiny_base_dir, experiment):
     assert (tmp_path / f"training_{experiment}_quick.png").stat().st_size > 0
     if experiment == "resampling":
         assert all(run["zero_std_curve"] for runs in result["runs"].values() for run in runs)
+        # --reuse reads the finished runs back: the same figures without training again
+        assert bench_training.main([experiment, "--quick", "--out", str(tmp_path), "--reuse",
+                                    f"model.name_or_path={tiny_base_dir}"]) == 0
+        again = json.loads((tmp_path / f"training_{experiment}_quick.json").read_text())
+        assert [r["curve"] for r in again["runs"]["srpo"]] == \
+            [r["curve"] for r in result["runs"]["srpo"]]
+        assert all(r["seconds"] is None for runs in again["runs"].values() for r in runs)
