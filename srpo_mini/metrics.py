@@ -66,6 +66,8 @@ METRIC_KEYS: dict[str, str] = {
     "dapo_dropped_groups": "dapo only: groups filtered out this step (all rewards equal).",
     # -- the completions
     "completion_length": "Mean completion length in tokens (through EOS).",
+    "completion_length/{domain}": "Mean completion length of the step's completions of that "
+                                  "domain (a mixed stage's overall mean moves with the mix).",
     "truncation_rate": "Fraction of completions that reached max_new_tokens without EOS.",
     "generated_tokens": "Completion tokens generated this step (extra DAPO rounds included).",
     "cumulative_generated_tokens": "Completion tokens generated since the run started: the "

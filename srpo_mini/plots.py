@@ -6,7 +6,7 @@ history ledger `ledger.jsonl` (one row per prompt sampled in an epoch:
 
     reward.png             training reward (overall, per domain) vs cumulative generated tokens
     eval.png               held-out pass@1 and greedy accuracy per domain vs generated tokens
-    completion_length.png  mean completion length and truncation rate vs step
+    completion_length.png  mean completion length (overall, per domain) and truncation rate
     zero_std.png           fraction of groups with equal rewards (no signal) vs step
     pool.png               pool size per epoch, and what each boundary kept and dropped
     pass_rate_heatmap.png  each prompt's pass rate (correct / G) by epoch; grey = not sampled
@@ -223,12 +223,18 @@ def plot_eval(records: list[dict]):
 
 
 def plot_completion_length(train: list[dict]):
-    """Mean completion length (left axis) and truncation rate (right axis) vs step."""
+    """Mean completion length, overall and per domain (left axis), and truncation rate
+    (right axis) vs step."""
     x, y = _series(train, "completion_length")
     if not x:
         return None
     figure, ax = _figure()
     ax.plot(x, y, color="tab:green", label="completion_length")
+    domains = sorted({k.split("/", 1)[1] for r in train for k in r
+                      if k.startswith("completion_length/")})
+    for domain, style in zip(domains, (":", "--", "-.")):
+        dx, dy = _series(train, f"completion_length/{domain}")
+        ax.plot(dx, dy, style, color="tab:green", alpha=0.7, linewidth=0.8, label=domain)
     ax.set(xlabel="step", ylabel="mean completion tokens", title="Completion length")
     tx, ty = _series(train, "truncation_rate")
     if tx:

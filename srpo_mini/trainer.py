@@ -248,7 +248,8 @@ class Run:
         state.step += 1
 
         # 7. observe
-        return self._step_record(stage, all_scores, rollout, history, times, rounds, dapo_dropped)
+        return self._step_record(stage, all_scores, scores, rollout, history, times, rounds,
+                                 dapo_dropped)
 
     # --- pieces of a step ----------------------------------------------------------------
     def _sample_and_score(self, problems, step: int, round_: int, times: dict):
@@ -305,7 +306,10 @@ class Run:
                 f"{self.state.nan_streak} steps in a row; stopping. Lower optim.lr, check "
                 "the rewards, or raise optim.max_nan_skips.")
 
-    def _step_record(self, stage, scores, rollout, history, times, rounds, dapo_dropped):
+    def _step_record(self, stage, scores, trained, rollout, history, times, rounds,
+                     dapo_dropped):
+        """The step's metrics record. `scores`: every generated row (DAPO's filtered
+        groups included); `trained`: the rows of `rollout`, which the update used."""
         config, state = self.config, self.state
         G = config.sampling.group_size
         rewards = scores.rewards.view(-1, G)                    # (groups, G)
@@ -325,6 +329,9 @@ class Run:
         for domain, stats in scores.per_domain().items():
             record[f"reward/{domain}"] = stats["reward"]
             record[f"accuracy/{domain}"] = stats["accuracy"]
+        for domain in sorted(set(trained.domains)):  # the lengths are the trained rows'
+            rows = torch.tensor([d == domain for d in trained.domains])
+            record[f"completion_length/{domain}"] = float(lengths[rows].mean())
         last = history[-1] if history else {}
         for key in ("loss", "grad_norm", "clip_fraction_low", "clip_fraction_high",
                     "clip_fraction", "approx_kl", "ratio_mean", "kl", "entropy"):

@@ -41,6 +41,7 @@ def test_metric_keys_documented():
     ("eval/code/pass@4", True), ("eval/math/pass@16", True), ("eval/math/pass@0", False),
     ("eval/math/greedy_accuracy", True), ("eval/math/pass@k", False),
     ("clip_fraction_high", True), ("made_up", False), ("rewardx", False),
+    ("completion_length/code", True), ("completion_length/physics", False),
 ])
 def test_is_known_key(key, known):
     """Placeholders match real domains and positive k only."""

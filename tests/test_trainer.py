@@ -66,6 +66,8 @@ def test_smoke_two_steps_per_stage(tmp_path, tiny_base_dir):
         assert key in records[-1], key
         assert key in METRIC_KEYS or any(key == k.split("/")[0] for k in METRIC_KEYS)
     assert "reward/code" in records[-1] and "reward/code" not in records[0]
+    assert "completion_length/code" in records[-1] and "completion_length/math" in records[0]
+    assert records[0]["completion_length/math"] == records[0]["completion_length"]  # math only
     ledger = read_ledger(tmp_path / "run" / "ledger.jsonl")
     assert len(ledger) == 4 * 4                      # one row per group (4 steps x 4 prompts)
     assert {row["stage"] for row in ledger} == {"math", "math+code"}
