@@ -144,8 +144,9 @@ def stages_experiment(args) -> dict:
         results.setdefault(variant, []).append({
             "seed": seed, "math": eval_curve(records, "math"),
             "code": eval_curve(records, "code"),
-            "length": [(r["step"], r["completion_length"]) for r in records
-                       if "completion_length" in r]})
+            "length": {domain: [(r["step"], r[f"completion_length/{domain}"]) for r in records
+                                if f"completion_length/{domain}" in r]
+                       for domain in ("math", "code")}})
     return {"runs": results}
 
 
@@ -194,13 +195,21 @@ def resampling_report(result: dict, command: str) -> str:
 
 def stages_report(result: dict, command: str) -> str:
     lines = ["## Two stages vs mixed from the start vs math only", "", f"Command: `{command}`",
-             "", "| schedule | final math pass@1 | final code pass@1 | final completion length |",
-             "|---|---|---|---|"]
+             "", "| schedule | final math pass@1 | final code pass@1 | math completion "
+             "length, first / last 10 steps | code completion length, last 10 steps |",
+             "|---|---|---|---|---|"]
+
+    def length(members, domain, last):
+        means = [statistics.mean(v for _, v in (r["length"][domain][-10:] if last else
+                                                r["length"][domain][:10]))
+                 for r in members if r["length"][domain]]
+        return f"{statistics.median(means):.1f}" if means else "-"
+
     for variant, members in result["runs"].items():
         math = statistics.median(r["math"][-1][2] for r in members)
         code = statistics.median(r["code"][-1][2] for r in members if r["code"])
-        length = statistics.median(r["length"][-1][1] for r in members)
-        lines.append(f"| {variant} | {math:.3f} | {code:.3f} | {length:.1f} |")
+        lines.append(f"| {variant} | {math:.3f} | {code:.3f} | {length(members, 'math', False)}"
+                     f" / {length(members, 'math', True)} | {length(members, 'code', True)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -215,7 +224,7 @@ def _moving_average(values: list[float], window: int = 10) -> list[float]:
 
 def plot(result: dict, experiment: str, path: Path) -> None:
     """Resampling: math pass@1 vs generated tokens, zero-std fraction vs step.
-    Stages: math and code pass@1 vs step, completion length vs step."""
+    Stages: math and code pass@1 vs step, math and code completion length vs step."""
     try:
         import matplotlib
 
@@ -239,16 +248,19 @@ def plot(result: dict, experiment: str, path: Path) -> None:
                     axes[0].plot([c[0] for c in curve], [c[2] for c in curve], style,
                                  color=COLORS[name], alpha=0.7, marker=".",
                                  label=f"{name} {domain}" if i == 0 else None)
-                axes[1].plot([c[0] for c in run["length"]],
-                             _moving_average([c[1] for c in run["length"]]),
-                             color=COLORS[name], alpha=0.7, label=label)
+                for domain, style in (("math", "-"), ("code", ":")):
+                    curve = run["length"][domain]
+                    axes[1].plot([c[0] for c in curve], _moving_average([c[1] for c in curve]),
+                                 style, color=COLORS[name], alpha=0.7,
+                                 label=f"{name} {domain}" if i == 0 else None)
     if experiment == "resampling":
         axes[0].axhline(result["target"], color="gray", linestyle="--", label="target")
         axes[0].set(xlabel="generated tokens", ylabel="held-out math pass@1")
         axes[1].set(xlabel="step", ylabel="zero-std group fraction (10-step mean)")
     else:
         axes[0].set(xlabel="step", ylabel="held-out pass@1 (math solid, code dotted)")
-        axes[1].set(xlabel="step", ylabel="completion length, tokens (10-step mean)")
+        axes[1].set(xlabel="step", ylabel="completion tokens, 10-step mean (math solid, "
+                                          "code dotted)")
     for ax in axes:
         ax.legend(fontsize=8)
     fig.tight_layout()
