@@ -258,9 +258,8 @@ def plot(result: dict, experiment: str, path: Path) -> None:
         axes[0].set(xlabel="generated tokens", ylabel="held-out math pass@1")
         axes[1].set(xlabel="step", ylabel="zero-std group fraction (10-step mean)")
     else:
-        axes[0].set(xlabel="step", ylabel="held-out pass@1 (math solid, code dotted)")
-        axes[1].set(xlabel="step", ylabel="completion tokens, 10-step mean (math solid, "
-                                          "code dotted)")
+        axes[0].set(xlabel="step", ylabel="held-out pass@1")
+        axes[1].set(xlabel="step", ylabel="completion tokens (10-step mean)")
     for ax in axes:
         ax.legend(fontsize=8)
     fig.tight_layout()
