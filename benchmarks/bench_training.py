@@ -35,6 +35,8 @@ import torch
 
 from srpo_mini.config import apply_overrides, get_preset
 from srpo_mini.metrics import read_metrics
+from srpo_mini.plots import moving_average
+from srpo_mini.resampling import read_ledger
 from srpo_mini.trainer import train
 
 STRATEGIES = ("srpo", "none", "dapo")
@@ -78,8 +80,8 @@ def run_all(jobs: list[tuple], workers: int, reuse: bool = False):
 def group_shares(ledger_path: Path, domain: str = "math") -> dict[str, float]:
     """Shares of the domain's trained groups (ledger rows whose prompt id starts with
     "<domain>-", as the tiny world names them) with all rollouts correct / all wrong."""
-    rows = [json.loads(line) for line in ledger_path.read_text().splitlines() if line]
-    rows = [r for r in rows if r["prompt_id"].startswith(f"{domain}-")] or [{}]
+    rows = [r for r in read_ledger(ledger_path) if r["prompt_id"].startswith(f"{domain}-")]
+    rows = rows or [{}]
     return {"all_correct": sum(r.get("correct") == r.get("group_size") for r in rows) / len(rows),
             "all_wrong": sum(r.get("correct") == 0 for r in rows) / len(rows)}
 
@@ -217,11 +219,6 @@ COLORS = {"srpo": "C0", "none": "C1", "dapo": "C2",
           "two_stages": "C0", "mixed_from_start": "C1", "math_only": "C2"}
 
 
-def _moving_average(values: list[float], window: int = 10) -> list[float]:
-    return [sum(values[max(0, i - window + 1):i + 1]) / min(window, i + 1)
-            for i in range(len(values))]
-
-
 def plot(result: dict, experiment: str, path: Path) -> None:
     """Resampling: math pass@1 vs generated tokens, zero-std fraction vs step.
     Stages: math and code pass@1 vs step, math and code completion length vs step."""
@@ -240,7 +237,7 @@ def plot(result: dict, experiment: str, path: Path) -> None:
                 axes[0].plot([c[1] for c in run["curve"]], [c[2] for c in run["curve"]],
                              color=COLORS[name], alpha=0.7, marker=".", label=label)
                 steps = [c[0] for c in run["zero_std_curve"]]
-                axes[1].plot(steps, _moving_average([c[1] for c in run["zero_std_curve"]]),
+                axes[1].plot(steps, moving_average([c[1] for c in run["zero_std_curve"]], 10),
                              color=COLORS[name], alpha=0.7, label=label)
             else:
                 for domain, style in (("math", "-"), ("code", ":")):
@@ -250,7 +247,7 @@ def plot(result: dict, experiment: str, path: Path) -> None:
                                  label=f"{name} {domain}" if i == 0 else None)
                 for domain, style in (("math", "-"), ("code", ":")):
                     curve = run["length"][domain]
-                    axes[1].plot([c[0] for c in curve], _moving_average([c[1] for c in curve]),
+                    axes[1].plot([c[0] for c in curve], moving_average([c[1] for c in curve], 10),
                                  style, color=COLORS[name], alpha=0.7,
                                  label=f"{name} {domain}" if i == 0 else None)
     if experiment == "resampling":
@@ -282,7 +279,6 @@ def main(argv=None) -> int:
                              "training them again (to resume, or to redo the report)")
     parser.add_argument("overrides", nargs="*", help="config overrides for every run")
     args = parser.parse_intermixed_args(argv)
-    torch.set_num_threads(1)
     args.out_dir = Path(args.out)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     if args.quick:

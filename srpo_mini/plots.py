@@ -128,7 +128,7 @@ def _series(records: list[dict], key: str, x_key: str = "step") -> tuple[list, l
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def _moving_average(values: list[float], window: int) -> list[float]:
+def moving_average(values: list[float], window: int) -> list[float]:
     """Trailing mean over up to `window` values (shorter at the start)."""
     out, total = [], 0.0
     for i, value in enumerate(values):
@@ -193,7 +193,7 @@ def plot_reward(train: list[dict]):
             continue
         if window > 1:
             ax.plot(x, y, color=color, alpha=0.25, linewidth=0.8)
-        ax.plot(x, _moving_average(y, window), color=color, label=key)
+        ax.plot(x, moving_average(y, window), color=color, label=key)
     _mark_stages(ax, train, _tokens_at(train))
     smoothing = f" (moving average of {window} steps)" if window > 1 else ""
     ax.set(xlabel="cumulative generated tokens", ylabel="mean reward",
@@ -256,7 +256,7 @@ def plot_zero_std(train: list[dict]):
     window = max(1, len(x) // 20)
     if window > 1:
         ax.plot(x, y, color="tab:purple", alpha=0.3, linewidth=0.8)
-    ax.plot(x, _moving_average(y, window), color="tab:purple")
+    ax.plot(x, moving_average(y, window), color="tab:purple")
     smoothing = f" (moving average of {window} steps)" if window > 1 else ""
     ax.set(xlabel="step", ylabel="zero-std group fraction", ylim=(0, 1),
            title=f"Groups with equal rewards: no learning signal{smoothing}")

@@ -138,11 +138,15 @@ class RewardBatch:
     domains: list[str]
     reasons: list[str]           # verifier reason per rollout ("truncated" if not verified)
 
+    def domain_rows(self, domain: str) -> torch.Tensor:
+        """(N,) bool, True on the rollouts of `domain`."""
+        return torch.tensor([d == domain for d in self.domains])
+
     def per_domain(self) -> dict[str, dict[str, float]]:
         """{domain: {"reward", "accuracy", "rollouts"}} means over the rollouts."""
         out = {}
         for domain in sorted(set(self.domains)):
-            rows = torch.tensor([d == domain for d in self.domains])
+            rows = self.domain_rows(domain)
             out[domain] = {"reward": self.rewards[rows].mean().item(),
                            "accuracy": self.accuracy[rows].mean().item(),
                            "rollouts": int(rows.sum())}

@@ -28,7 +28,6 @@ Differences from the paper:
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,7 +329,7 @@ class Run:
             record[f"reward/{domain}"] = stats["reward"]
             record[f"accuracy/{domain}"] = stats["accuracy"]
         for domain in sorted(set(trained.domains)):  # the lengths are the trained rows'
-            rows = torch.tensor([d == domain for d in trained.domains])
+            rows = trained.domain_rows(domain)
             record[f"completion_length/{domain}"] = float(lengths[rows].mean())
         last = history[-1] if history else {}
         for key in ("loss", "grad_norm", "clip_fraction_low", "clip_fraction_high",

@@ -4,26 +4,15 @@ writes its timing and accuracy tables (slow: a subprocess with torch and the ver
 Run: python -m pytest tests/test_bench_make_base.py -q -m slow
 """
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.mark.slow
-def test_quick_mode_writes_timing_and_accuracy_tables(tmp_path):
+def test_quick_mode_writes_timing_and_accuracy_tables(run_benchmark):
     """One run, identical weights trivially, 5 math levels + 3 code levels + 2 totals."""
-    output = tmp_path / "make_base.md"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "benchmarks/bench_make_base.py", "--quick", "--output",
-                    str(output)], cwd=ROOT, env=env, check=True, timeout=600,
-                   capture_output=True)
-    text = output.read_text()
+    text = run_benchmark("bench_make_base.py")
     timing = re.search(r"^\| 1 \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d,]+) \| "
                        r"4 \| yes \|$", text, re.MULTILINE)
     assert timing is not None, text

@@ -9,28 +9,18 @@ Run: python -m pytest tests/test_bench_trl.py -q -m slow
 """
 
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("trl")
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.mark.slow
-def test_quick_mode_writes_table_and_records(tmp_path):
+def test_quick_mode_writes_table_and_records(tmp_path, run_benchmark):
     """Quick run: B=2 x G=4, 16 new tokens; medians > 0, ratio = srpo / TRL medians."""
-    output, records = tmp_path / "trl.md", tmp_path / "trl.json"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "benchmarks/bench_trl_throughput.py", "--quick",
-                    "--output", str(output), "--json", str(records)],
-                   cwd=ROOT, env=env, check=True, timeout=900, capture_output=True)
-    text = output.read_text()
+    records = tmp_path / "trl.json"
+    text = run_benchmark("bench_trl_throughput.py", "--json", str(records), timeout=900)
     row = {name: [float(x) for x in re.search(
         rf"^\| {name} \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", text,
         re.MULTILINE).groups()] for name in ("TRL GRPOTrainer", "srpo_mini")}

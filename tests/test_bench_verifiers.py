@@ -4,28 +4,17 @@ verifier workloads, every verdict right and every rate positive (slow: spawns sa
 Run: python -m pytest tests/test_bench_verifiers.py -q -m slow
 """
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.mark.slow
-def test_quick_mode_writes_one_table(tmp_path):
+def test_quick_mode_writes_one_table(run_benchmark):
     """2 math rows and 4 code rows; verdicts right = checks; s per batch = 64 / rate."""
-    output = tmp_path / "verifiers.md"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "benchmarks/bench_verifiers.py", "--quick", "--output",
-                    str(output)], cwd=ROOT, env=env, check=True, timeout=600,
-                   capture_output=True)
+    text = run_benchmark("bench_verifiers.py")
     rows = re.findall(r"^\| (math|code) \| ([^|]+) \| (\d+) \| (\d+)/(\d+) \| ([\d,.]+) \| "
-                      r"([\d,.]+) \| ([\d.]+) \| ([\d.]+) \|$", output.read_text(),
-                      re.MULTILINE)
+                      r"([\d,.]+) \| ([\d.]+) \| ([\d.]+) \|$", text, re.MULTILINE)
     assert [(domain, name.strip()) for domain, name, *_ in rows] == [
         ("math", "mixed case set"), ("math", "tiny-world reward batches"),
         ("code", "call x1"), ("code", "call x8"), ("code", "stdin x1"), ("code", "assert x1")]

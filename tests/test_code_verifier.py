@@ -13,10 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -473,15 +470,9 @@ def test_cli_verify_code_rejects_a_bad_row(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_benchmark_quick_mode(tmp_path):
+def test_benchmark_quick_mode(run_benchmark):
     """benchmarks/bench_code_verifier.py --quick runs side by side and writes its table."""
-    root = Path(__file__).resolve().parents[1]
-    output = tmp_path / "code_verifier.md"
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    subprocess.run([sys.executable, "benchmarks/bench_code_verifier.py", "--quick",
-                    "--output", str(output)], cwd=root, env=env, check=True, timeout=600,
-                   capture_output=True)
-    text = output.read_text()
+    text = run_benchmark("bench_code_verifier.py")
     rows = re.findall(r"^\| (call x1|call x8|stdin x1|assert x1|python3[^|]*) \| ([\d.]+) \|",
                       text, re.M)
     assert len(rows) == 6 and min(float(rate) for _, rate in rows) > 0

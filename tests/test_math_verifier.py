@@ -434,20 +434,10 @@ def test_tiny_world_forms_and_slips():
 
 
 @pytest.mark.slow
-def test_benchmark_quick(tmp_path):
+def test_benchmark_quick(run_benchmark):
     """benchmarks/bench_math_verifier.py --quick runs (with or without Math-Verify
     installed) and writes its tables with our accuracy and a positive throughput."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    output = tmp_path / "math_verifier.md"
-    done = subprocess.run([sys.executable, "benchmarks/bench_math_verifier.py", "--quick",
-                           "--output", str(output)], cwd=root, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    text = output.read_text(encoding="utf-8")
+    text = run_benchmark("bench_math_verifier.py")
     assert "| unequal cases | " in text and "| mixed case set | " in text
     rate = text.split("| mixed case set | ")[1].split("|")[1].strip()
     assert float(rate.replace(",", "")) > 0

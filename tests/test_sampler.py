@@ -12,11 +12,7 @@ completions then stop at varied, known places.
 Run: python -m pytest tests/test_sampler.py -q
 """
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -348,15 +344,9 @@ def test_logps_ask_the_model_only_for_completion_logits(tiny):
 
 
 @pytest.mark.slow
-def test_benchmark_quick_mode(tmp_path):
+def test_benchmark_quick_mode(run_benchmark):
     """benchmarks/bench_grpo.py --quick runs and writes its table with positive rates."""
-    root = Path(__file__).resolve().parents[1]
-    output = tmp_path / "grpo.md"
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    subprocess.run([sys.executable, "benchmarks/bench_grpo.py", "--quick", "--output",
-                    str(output)], cwd=root, env=env, check=True, timeout=600,
-                   capture_output=True)
-    text = output.read_text()
+    text = run_benchmark("bench_grpo.py")
     assert "| sampler, all 4 rows in one generate() |" in text
     rates = [float(r.replace(",", "")) for r in re.findall(r"\(([\d,]+) tok/s\)", text)]
     assert len(rates) == 5 and min(rates) > 0
