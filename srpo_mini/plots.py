@@ -26,14 +26,13 @@ history resampling at work.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from .metrics import DOMAINS, METRICS_FILE, read_metrics
+from .resampling import read_ledger
 
 LEDGER_FILE = "ledger.jsonl"
-LEDGER_FIELDS = {"prompt_id", "epoch", "stage", "correct", "group_size"}  # as srpo_mini.resampling
 PLOTS_DIR = "plots"
 _MISSING_MATPLOTLIB = ("srpo-mini plot needs matplotlib, which is not installed: "
                        "pip install 'srpo_mini[plot]'")
@@ -75,7 +74,7 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     out_dir = Path(out_dir) if out_dir is not None else run_dir / PLOTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     records = read_metrics(run_dir / METRICS_FILE)
-    ledger = read_ledger(run_dir / LEDGER_FILE) if (run_dir / LEDGER_FILE).is_file() else []
+    ledger = read_ledger(run_dir / LEDGER_FILE, skip_torn=True) if (run_dir / LEDGER_FILE).is_file() else []
     train = [r for r in records if r.get("reward") is not None or "zero_std_fraction" in r]
     figures = {
         "reward.png": lambda: plot_reward(train),
@@ -94,20 +93,6 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
         figure.savefig(out_dir / name, dpi=110)
         written.append(out_dir / name)
     return written
-
-
-def read_ledger(path: str | Path) -> list[dict]:
-    """Rows of a ledger.jsonl; a torn (unparseable) line is skipped."""
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and LEDGER_FIELDS <= set(row):
-                rows.append(row)
-    return rows
 
 
 # --------------------------------------------------------------------------------------------

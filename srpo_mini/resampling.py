@@ -560,7 +560,25 @@ def write_ledger(path: str | Path, rows: Sequence[dict]) -> None:
             handle.write(json.dumps({**{k: row[k] for k in LEDGER_FIELDS}, **row}) + "\n")
 
 
-def read_ledger(path: str | Path) -> list[dict]:
-    """All rows of a ledger file, for plots and tests."""
+def read_ledger(path: str | Path, *, skip_torn: bool = False) -> list[dict]:
+    """All rows of a ledger file.
+
+    A line that is not a JSON object with every LEDGER_FIELDS key raises ValueError naming
+    the file and line; with `skip_torn=True` such lines are skipped instead (plots of a run
+    that is still writing, or was killed mid-line).
+    """
+    rows = []
     with Path(path).open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                row = None
+            if isinstance(row, dict) and all(k in row for k in LEDGER_FIELDS):
+                rows.append(row)
+            elif not skip_torn:
+                raise ValueError(f"{path}, line {number}: not a ledger row (a JSON object "
+                                 f"with {', '.join(LEDGER_FIELDS)})")
+    return rows

@@ -17,7 +17,7 @@ import torch
 from srpo_mini.data.schema import Problem
 from srpo_mini.resampling import (DynamicSampling, HistoryResampling, LedgerWriter, PromptPool,
                                   Resampler, make_resampler, read_ledger,
-                                  resampler_from_config, select_group_rows)
+                                  resampler_from_config, select_group_rows, write_ledger)
 
 G = 4
 OUTCOMES = {"all_correct": [1, 1, 1, 1], "mixed": [1, 0, 1, 0], "all_wrong": [0, 0, 0, 0]}
@@ -391,3 +391,15 @@ def test_errors_name_the_problem():
         pool.set_stage("math", ["math"], {"code": 1.0})
     with pytest.raises(ValueError, match="3 outcomes for 1 prompts x group_size 4"):
         HistoryResampling().observe(["m0"], [1, 1, 1], 4)
+
+
+def test_read_ledger_names_a_bad_line_or_skips_it(tmp_path):
+    """Strict by default (file and line named); skip_torn drops a killed writer's last line."""
+    path = tmp_path / "ledger.jsonl"
+    write_ledger(path, [{"prompt_id": "m0", "epoch": 0, "stage": "math", "correct": 1,
+                         "group_size": 2}])
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('{"prompt_id": "m1", "epoch": 0}\n{"prompt_id": "to')
+    with pytest.raises(ValueError, match=r"ledger.jsonl, line 2: not a ledger row"):
+        read_ledger(path)
+    assert [row["prompt_id"] for row in read_ledger(path, skip_torn=True)] == ["m0"]

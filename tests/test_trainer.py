@@ -8,7 +8,6 @@ killed with SIGKILL after a checkpoint and resumed ends exactly like an uninterr
 Run: python -m pytest tests/test_trainer.py -q
 """
 
-import json
 import os
 import signal
 import subprocess
@@ -24,7 +23,7 @@ from srpo_mini import checkpoint as ckpt
 from srpo_mini.config import ConfigError, apply_overrides, get_preset
 from srpo_mini.metrics import METRIC_KEYS, read_metrics
 from srpo_mini.resampling import read_ledger
-from srpo_mini.trainer import Run, TrainingError, train
+from srpo_mini.trainer import Run, TrainingError
 
 REPO = Path(__file__).resolve().parents[1]
 
