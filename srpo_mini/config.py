@@ -170,7 +170,7 @@ class LossConfig:
 class OptimConfig:
     """AdamW, warmup then constant learning rate, micro-batches, sample reuse."""
 
-    lr: float = option(3e-4, "Peak learning rate, constant after warmup. Sized for the tiny "
+    lr: float = option(1e-4, "Peak learning rate, constant after warmup. Sized for the tiny "
                        "model; large models use about 1e-6 (DAPO, DeepSeekMath).", gt=0)
     warmup_steps: int = option(2, "Linear warmup from 0 over this many optimizer steps "
                                "(DAPO: 20), then constant.", ge=0)
