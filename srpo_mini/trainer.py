@@ -90,6 +90,7 @@ class Run:
         self.run_dir = Path(config.run.output_dir) / config.run.name
         self.progress = config.logging.progress if progress is None else progress
         torch.manual_seed(config.run.seed)
+        process_threads = torch.get_num_threads()  # torch's default unless the caller set it
         if config.run.threads is not None and self.device_is_cpu(config):
             torch.set_num_threads(config.run.threads)
         self.device = resolve_device(config.run.device)
@@ -103,7 +104,14 @@ class Run:
         if model_path is None:
             from .base import ensure_tiny_base
 
-            model_path = ensure_tiny_base(progress=self.progress)
+            # A first build of the base is batched SFT, which every core speeds up (unlike
+            # RL on the tiny model); 1 and 2 threads build bit-identical weights.
+            run_threads = torch.get_num_threads()
+            torch.set_num_threads(process_threads)
+            try:
+                model_path = ensure_tiny_base(progress=self.progress)
+            finally:
+                torch.set_num_threads(run_threads)
         self.model, self.tokenizer = load_model(
             model_path, device=self.device, dtype=dtype,
             gradient_checkpointing=config.model.gradient_checkpointing)

@@ -192,3 +192,26 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, tiny_base_dir):
     weights_b = load_file(ckpt.latest_checkpoint(run_dir) / "model" / "model.safetensors")
     assert weights_a.keys() == weights_b.keys()
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+
+
+def test_the_tiny_base_is_built_with_the_process_threads(tmp_path, tiny_base_dir, monkeypatch):
+    """With no model named, the base build runs on the process's threads (all cores by
+    default), and the run itself then uses `run.threads`."""
+    from srpo_mini import base
+
+    seen = []
+
+    def fake_ensure_tiny_base(progress=True):
+        seen.append(torch.get_num_threads())
+        return tiny_base_dir
+
+    monkeypatch.setattr(base, "ensure_tiny_base", fake_ensure_tiny_base)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        config = apply_overrides(small_config(tmp_path, tiny_base_dir), ["model.name_or_path=null",
+                                                                         "run.threads=1"])
+        Run(config)
+        assert seen == [2] and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(previous)
