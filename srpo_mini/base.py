@@ -24,10 +24,9 @@ therefore learns to compute and then, at the answer, to copy the result with a
 `slip_rate` chance of a slip: sampled at temperature 1 it is wrong about that often even
 where its reasoning is right, while its greedy decode mostly copies correctly (every answer
 has two or three slips, so the correct copy, at 0.55, stays more likely than any one slip,
-at most 0.225). RL's
-group-relative advantage rewards exactly the copies, so a short RL run can close much of
-the gap between sampled pass@1 and greedy accuracy, on held-out problems too, since the
-slip is the same habit on every problem.
+at most 0.225). RL's group-relative advantage rewards exactly the copies, so a short RL
+run can close much of the gap between sampled pass@1 and greedy accuracy, on held-out
+problems too, since the slip is the same habit on every problem.
 
 `make_base` builds the model into a directory (`save_pretrained` of model and tokenizer,
 plus `base_info.json`: version, seed, settings, parameter count, SFT time, held-out

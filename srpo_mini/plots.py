@@ -74,7 +74,8 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     out_dir = Path(out_dir) if out_dir is not None else run_dir / PLOTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     records = read_metrics(run_dir / METRICS_FILE)
-    ledger = read_ledger(run_dir / LEDGER_FILE, skip_torn=True) if (run_dir / LEDGER_FILE).is_file() else []
+    ledger_path = run_dir / LEDGER_FILE
+    ledger = read_ledger(ledger_path, skip_torn=True) if ledger_path.is_file() else []
     train = [r for r in records if r.get("reward") is not None or "zero_std_fraction" in r]
     figures = {
         "reward.png": lambda: plot_reward(train),

@@ -1,9 +1,9 @@
 """Shared fixtures: the tiny base model (built once per session, cached), a runner for the
 benchmarks' quick modes, and quiet torch.
 
-The tiny base is the real one that `srpo-mini make-base` builds (about a minute on 2
-cores); it is cached under $SRPO_MINI_CACHE (default ~/.cache/srpo_mini), so later
-sessions reuse it.
+The tiny base is the real one that `srpo-mini make-base` builds (about 2.5 minutes on 2
+cores, longer on the suite's one thread); it is cached under $SRPO_MINI_CACHE (default
+~/.cache/srpo_mini), so later sessions reuse it.
 """
 
 import os
