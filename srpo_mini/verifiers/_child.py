@@ -50,11 +50,14 @@ def event(**fields) -> bytes:
     return ("{" + ",".join(parts) + "}\n").encode()
 
 
-def safe_loads(payload: bytes):
-    """A frame from U (untrusted): a non-empty tuple of plain data, else None."""
+def safe_loads(payload: bytes, seconds: float):
+    """A frame from U (untrusted): a non-empty tuple of plain data, else None. The bytes
+    are checked before `marshal.loads` sees them (`roles.check_frame`: plain types only,
+    no shared references, node, size and time budgets), so no reply can make H hash,
+    walk or re-encode more than its own length, or work `seconds` (a test's limit) on it."""
     try:
+        roles.check_frame(payload, now() + seconds)
         value = roles.loads(payload)
-        roles.check_plain(value)
     except Exception:
         return None
     return value if type(value) is tuple and value and type(value[0]) is str else None
@@ -106,9 +109,9 @@ class Harness:
             if self.libc is not None:
                 self.libc.prctl(osx.PR_SET_CHILD_SUBREAPER, 1)  # orphans come back to H
             os.chdir(job["workdir"])
-            osx.preimport(job.get("preimport", ()))
         if self.libc is not None:
             self.libc.prctl(osx.PR_SET_DUMPABLE, 0)  # no /proc/<pid>/fd, no ptrace into H
+        osx.limit_trusted(job)  # H decodes hostile replies: bounded too (U sets its own)
         job["harness_pid"] = os.getpid()
 
     def report(self, **fields) -> None:
@@ -135,8 +138,11 @@ class Harness:
                     roles.program_serve(self.job["program"], "solution", calls)
                 else:
                     roles.write_all(4, roles.frame(("probe", os.getuid())))
-            except BaseException:
-                pass
+            except BaseException as err:  # a failed setup says why (the probe reports it)
+                try:
+                    os.write(2, f"{type(err).__name__}: {err}".encode()[:500])
+                except BaseException:
+                    pass
             os._exit(70)
         for fd in (request_r, reply_w, out_w, err_w):
             os.close(fd)
@@ -299,7 +305,7 @@ class Harness:
         Returns None, or (outcome, detail) when loading failed (U is then gone)."""
         child = self.spawn_program("serve", cpu_seconds=self.job["cpu_seconds"], calls=calls)
         event_ = self.pump(child, deadline)
-        reply = safe_loads(event_[1]) if event_[0] == "reply" else None
+        reply = safe_loads(event_[1], self.timeout) if event_[0] == "reply" else None
         if reply and reply[0] == "loaded":
             self.program = child
             return None
@@ -323,7 +329,7 @@ class Harness:
         except OSError:
             pass  # U is gone; pump tells how
         event_ = self.pump(child, deadline)
-        reply = safe_loads(event_[1]) if event_[0] == "reply" else None
+        reply = safe_loads(event_[1], self.timeout) if event_[0] == "reply" else None
         if reply is not None:
             return "reply", reply
         outcome = (("runtime_error", "malformed reply") if event_[0] == "reply"
@@ -350,7 +356,7 @@ class Harness:
                 self.program.output_bytes = 0  # the output cap is per test
                 fields = {"event": "case", "index": index, "seconds": round(now() - start, 4)}
                 index += 1
-                reply = safe_loads(event_[1]) if event_[0] == "reply" else None
+                reply = safe_loads(event_[1], self.timeout) if event_[0] == "reply" else None
                 if reply is None:
                     outcome, detail = (("runtime_error", "malformed reply") if event_[0] == "reply"
                                        else self.failure_of(event_, self.program, "the call"))
@@ -392,7 +398,7 @@ class Harness:
             os.close(stdin_fd)
             event_ = self.pump(child, start + self.timeout, until_exit=True)
             fields = {"event": "case", "index": index, "seconds": round(now() - start, 4)}
-            reply = safe_loads(bytes(child.buffer[4:])) if len(child.buffer) > 4 else None
+            reply = safe_loads(bytes(child.buffer[4:]), self.timeout) if len(child.buffer) > 4 else None
             self.kill_program(child)
             if reply and reply[0] == "syntax_error":
                 self.report_rest(range(index, len(inputs)), "syntax_error", str(reply[1]))
@@ -475,8 +481,11 @@ class Harness:
     def probe(self) -> None:
         child = self.spawn_program("probe")
         event_ = self.pump(child, now() + 5)
-        reply = safe_loads(event_[1]) if event_[0] == "reply" else None
+        reply = safe_loads(event_[1], self.timeout) if event_[0] == "reply" else None
         self.kill_program(child)
+        if reply is None:
+            why = child.stderr_tail.decode("utf-8", "replace").strip() or event_[0]
+            self.report(event="error", message=f"the program's setup failed: {why}")
         self.report(event="probe", uid=reply[1] if reply else -1)
 
     def finish(self) -> None:

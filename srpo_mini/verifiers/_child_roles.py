@@ -4,9 +4,10 @@ Imported by `_child.py` inside the sandbox (built-in and C modules only). See `_
 for the three processes and who trusts whom.
 
 Frames between processes: 4-byte little-endian length, then a marshal (version 2)
-payload. Values cross from U only as *plain data*: exact instances of PLAIN, checked by
-`check_plain`, so no object with its own `__eq__`, `__hash__` or `__bool__` ever reaches
-the checker or the runner.
+payload. Values cross from U only as *plain data*: H checks a frame's bytes with
+`check_frame` before decoding it (exact PLAIN types, no shared references, node, depth
+and time budgets), so no object with its own `__eq__`, `__hash__` or `__bool__`, and no
+reply that decodes to more than its own size, ever reaches the checker or the runner.
 """
 
 import builtins
@@ -51,23 +52,67 @@ def read_frame(fd: int):
 
 
 class Unplain(Exception):
-    """A value that is not plain data (its type is not one of PLAIN, exactly)."""
+    """A value or frame that is not plain data, or over a budget."""
 
 
-def check_plain(value, depth: int = 0) -> None:
-    """Raise `Unplain` unless `value` is built only of PLAIN types (no subclasses)."""
-    kind = type(value)
-    if kind not in PLAIN:
-        raise Unplain(kind.__name__)
-    if depth > 100:
-        raise Unplain("nesting deeper than 100")
-    if kind is dict:
-        for key, item in value.items():
-            check_plain(key, depth + 1)
-            check_plain(item, depth + 1)
-    elif kind in (list, tuple, set, frozenset):
-        for item in value:
-            check_plain(item, depth + 1)
+# Marshal type codes of plain data: fixed size after the code, or the size of the count
+# field before the bytes / items. No shared references ("r", flag 0x80), no code objects,
+# no other type: a frame of N bytes then decodes to at most N nodes, a tree, built in
+# time linear in N (sets and dict keys hash each node once).
+_FIXED = {ord(c): n for c, n in (("N", 0), ("F", 0), ("T", 0), ("i", 4), ("g", 8),
+                                   ("y", 16))}
+_SIZED = {ord(c): n for c, n in (("s", 4), ("t", 4), ("u", 4), ("a", 4), ("A", 4), ("z", 1),
+                                   ("Z", 1), ("f", 1))}
+_CONTAINERS = {ord(c): n for c, n in (("(", 4), (")", 1), ("[", 4), ("<", 4), (">", 4))}
+_LONG, _COMPLEX_TEXT, _DICT, _NULL = ord("l"), ord("x"), ord("{"), ord("0")
+MAX_DEPTH = 100
+
+
+def check_frame(data: bytes, deadline: float, max_nodes: int = 1 << 20) -> None:
+    """Raise `Unplain` unless `data` is one marshal value of plain data, nested at most
+    MAX_DEPTH deep, of at most `max_nodes` values, checked before `deadline` (monotonic).
+    Runs before `marshal.loads` ever sees the bytes of a frame from the program."""
+    clock = __import__("time").monotonic
+    size, pos, nodes = len(data), 0, 0
+    stack = [1]  # values still to read at each open level (-1: a dict, until NULL)
+    while stack:
+        if stack[-1] == 0:
+            stack.pop()
+            continue
+        if pos >= size:
+            raise Unplain("truncated frame")
+        code = data[pos]
+        pos += 1
+        if code == _NULL and stack[-1] < 0:  # a dict ends (its item count was even)
+            if -stack.pop() % 2 == 0:
+                raise Unplain("dict key without a value")
+            continue
+        stack[-1] -= 1 if stack[-1] > 0 else 1  # dicts count down from -1: -2, -3, ...
+        nodes += 1
+        if nodes > max_nodes or (nodes & 4095 == 0 and clock() > deadline):
+            raise Unplain("a reply too large to decode in time")
+        if code in _FIXED:
+            pos += _FIXED[code]
+        elif code in _SIZED:
+            width = _SIZED[code]
+            pos += width + int.from_bytes(data[pos:pos + width], "little")
+        elif code == _LONG:
+            pos += 4 + 2 * abs(int.from_bytes(data[pos:pos + 4], "little", signed=True))
+        elif code == _COMPLEX_TEXT:
+            pos += 1 + data[pos]
+            pos += 1 + data[pos] if pos < size else 0
+        elif code in _CONTAINERS or code == _DICT:
+            if len(stack) > MAX_DEPTH:
+                raise Unplain(f"nesting deeper than {MAX_DEPTH}")
+            width = _CONTAINERS.get(code, 0)
+            stack.append(int.from_bytes(data[pos:pos + width], "little") if width else -1)
+            pos += width
+        else:
+            raise Unplain(f"marshal type {code:#x} is not plain data")
+        if pos > size:
+            raise Unplain("truncated frame")
+    if pos != size:
+        raise Unplain("bytes after the value")
 
 
 def to_json(value) -> str:
@@ -250,17 +295,37 @@ def print_exception(err: BaseException) -> None:
 # ----------------------------------------------------------------------------- checker (T)
 
 class CheckerStop(BaseException):
-    """Ends an assert test with an outcome (the program died or ran out of time)."""
+    """Ends an assert test with an outcome (the program died, ran out of time, or raised
+    a control-flow exception)."""
 
     def __init__(self, outcome: str, detail: str):
         super().__init__(detail)
         self.outcome, self.detail = outcome, detail
 
 
+# Exceptions that steer the caller's control flow instead of reporting an error: raised
+# by program code, they would end a `map`, `filter`, `zip` or generator in the test code
+# quietly (StopIteration) or look like an exit. From the program they are a failure.
+CONTROL_FLOW = {"StopIteration", "StopAsyncIteration", "GeneratorExit", "KeyboardInterrupt",
+                "SystemExit"}
+NAME_KINDS = {"callable", "value", "module"}
+
+
 def checker_main(job_fd: int, to_harness: int, from_harness: int) -> None:
-    """T: read the test code from the runner, bind the program's names, run each segment."""
+    """T: read the test code from the runner, bind the program's names, run each segment.
+
+    The runner's job: segments (test code per test), names (what the test code may take
+    from the program, nothing else is bound), setup (trusted code from the problem's
+    prompt, run first: helpers such as HumanEval's `poly`). Builtins are T's own.
+    """
     job = read_frame(job_fd)
     os.close(job_fd)
+    failures = []  # the first failure of program code in the current test: sticky, so a
+    # bare `except:` in the test code cannot turn it into a pass
+
+    def fail(outcome: str, detail: str):
+        failures.append((outcome, detail))
+        raise CheckerStop(outcome, detail)
 
     def ask(request):
         write_all(to_harness, frame(request))
@@ -280,36 +345,50 @@ def checker_main(job_fd: int, to_harness: int, from_harness: int) -> None:
             if reply[0] == "ok":
                 return reply[1]
             if reply[0] == "died":
-                raise CheckerStop(reply[1], reply[2])
+                fail(reply[1], reply[2])
             if reply[0] == "unplain":
                 raise TypeError(f"{name}() returned a {reply[1]}, which is not plain data")
             kind, message = reply[1], reply[2]
             if kind == "MemoryError":
-                raise CheckerStop("memory_limit", f"MemoryError: {message}")
+                fail("memory_limit", f"MemoryError: {message}")
+            if kind in CONTROL_FLOW:
+                fail("runtime_error", f"{name}() raised {kind}: {message}")
             cls = getattr(builtins, kind) if kind in BUILTIN_ERRORS else RuntimeError
             raise cls(message if cls is not RuntimeError else f"{kind}: {message}")
         call.__name__ = call.__qualname__ = name
         return call
 
     namespace = {"__name__": "__test__", "__builtins__": builtins}
+    failure = None
     try:
-        names = ask(("get", job["names"]))[1]
+        if job["setup"]:
+            exec(compile(job["setup"], "<prompt>", "exec"), namespace)
+    except BaseException as err:
+        failure = ("runtime_error", f"the prompt's code failed: {type(err).__name__}: "
+                   f"{describe(err)}")
+    requested = set(job["names"])
+    try:
+        names = ask(("get", job["names"]))[1] if requested and failure is None else {}
     except CheckerStop as stop:  # the program died while its names were looked up
         names, failure = {}, (stop.outcome, stop.detail)
-    else:
-        failure = None
-    for name, (kind, value) in names.items():
+    for name, entry in (names.items() if type(names) is dict else ()):
+        if name not in requested or type(entry) is not tuple or len(entry) != 2 \
+                or entry[0] not in NAME_KINDS:
+            continue  # only what the test code asked for, and only in the agreed shapes
+        kind, value = entry
         if kind == "callable":
             namespace[name] = proxy(name)
         elif kind == "value":
             namespace[name] = value
-        elif kind == "module":
-            try:
-                namespace[name] = __import__(value)
+        elif type(value) is str and value.split(".")[0] in sys.stdlib_module_names:
+            try:  # a module the program imported under this name: T imports its own copy
+                __import__(value)
+                namespace[name] = sys.modules[value]
             except ImportError:
                 pass
     for index, source in enumerate(job["segments"]):
         write_all(to_harness, frame(("begin", index)))
+        failures.clear()
         try:
             if failure is not None:
                 raise CheckerStop(*failure)
@@ -321,5 +400,7 @@ def checker_main(job_fd: int, to_harness: int, from_harness: int) -> None:
             outcome, detail = "wrong_answer", f"AssertionError: {describe(err)}"
         except BaseException as err:
             outcome, detail = "runtime_error", f"{type(err).__name__}: {describe(err)}"
+        if failures:  # even if the test code caught it: the program failed this test
+            outcome, detail = failures[0]
         write_all(to_harness, frame(("end", index, outcome, detail)))
     write_all(to_harness, frame(("finished",)))

@@ -147,14 +147,15 @@ def extract_program(completion: str) -> str | None:
     return answer if answer else None
 
 
-def split_assert_tests(code: str, entry_point: str | None = None) -> tuple[list[str], list[str]]:
+def split_assert_tests(code: str, entry_point: str | None = None,
+                       provided=()) -> tuple[list[str], list[str]]:
     """Split assert-based test code into tests and list the names it reads from the program.
 
     Each top-level `assert` ends one test (preceding statements run with it; trailing
     ones join the last test); code without top-level asserts is one test, with
     `check(entry_point)` appended when it defines `check` and never calls it.
     Returns (segments, names): source per test, and the free names that may come from
-    the program (never a builtin, except the entry point itself).
+    the program (never a builtin or a name in `provided`, except the entry point itself).
     """
     try:
         tree = ast.parse(code)
@@ -190,13 +191,43 @@ def split_assert_tests(code: str, entry_point: str | None = None) -> tuple[list[
                     bound.add(target.id)
     loaded = {node.id for node in ast.walk(tree)
               if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
-    names = sorted(loaded - bound - set(dir(builtins)))
+    names = sorted(loaded - bound - set(dir(builtins)) - set(provided))
     if entry_point and entry_point not in names:
         names.append(entry_point)
     return segments, names
 
 
-def _plan(program: str, tests: dict) -> tuple[dict, dict | None, int]:
+def prompt_setup(prompt: str | None, tests: dict) -> tuple[str, list[str]]:
+    """The code of a prompt that the test code relies on, and the names it defines.
+
+    HumanEval prompts define helpers that the tests call (`poly` in /32, `encode_cyclic`
+    in /38, `encode_shift` in /50): the checker takes them from the prompt, never from the
+    program, which could redefine them to pass. Kept: the prompt's top-level imports and
+    definitions other than the entry point, when the test code reads one of them.
+    Returns ("", []) for a prompt that is not Python or defines nothing the tests read.
+    """
+    if not prompt or "assert" not in tests:
+        return "", []
+    try:
+        tree = ast.parse(prompt)
+    except (SyntaxError, ValueError):
+        return "", []
+    entry_point = tests.get("entry_point")
+    kept, defined = [], []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            kept.append(node)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                and node.name != entry_point:
+            kept.append(node)
+            defined.append(node.name)
+    read = set(split_assert_tests(tests["assert"], entry_point)[1])
+    if not read & set(defined):
+        return "", []
+    return "\n".join(ast.unparse(node) for node in kept) + "\n", defined
+
+
+def _plan(program: str, tests: dict, prompt: str | None) -> tuple[dict, dict | None, int]:
     """The sandbox job (what the program may see), the secret part, and the test count."""
     kind = test_kind(tests)
     if kind == "call":
@@ -206,9 +237,10 @@ def _plan(program: str, tests: dict) -> tuple[dict, dict | None, int]:
     if kind == "stdin":
         inputs = [case["input"] for case in tests["cases"]]
         return {"kind": "stdin", "program": program, "inputs": inputs}, None, len(inputs)
-    segments, names = split_assert_tests(tests["assert"], tests.get("entry_point"))
+    setup, provided = prompt_setup(prompt, tests)
+    segments, names = split_assert_tests(tests["assert"], tests.get("entry_point"), provided)
     return ({"kind": "assert", "program": program, "n_cases": len(segments)},
-            {"segments": segments, "names": names}, len(segments))
+            {"segments": segments, "names": names, "setup": setup}, len(segments))
 
 
 def _judge(kind: str, tests: dict, index: int, report: dict | None,
@@ -223,7 +255,10 @@ def _judge(kind: str, tests: dict, index: int, report: dict | None,
         case = tests["cases"][index]
         got = decode_value(report["value"])
         detail.update(args=case["args"], expected=case["expected"], got=got)
-        same = values_equal(got, case["expected"], tolerance)
+        try:
+            same = values_equal(got, case["expected"], tolerance)
+        except (ArithmeticError, ValueError, RecursionError) as err:  # never the runner's
+            same, detail["error"] = False, f"not comparable: {type(err).__name__}"
         return ("pass" if same else "wrong_answer"), detail
     if kind == "stdin" and outcome == "exited":
         case = tests["cases"][index]
@@ -245,8 +280,8 @@ def _judge(kind: str, tests: dict, index: int, report: dict | None,
 
 def verify_code(completion_or_program: str, tests: dict, *, extract: bool = True,
                 timeout: float = 2.0, memory_mb: int = 512, isolation: str | None = None,
-                limits: sandbox.Limits | None = None,
-                stop_after_timeout: bool = True) -> CodeResult:
+                limits: sandbox.Limits | None = None, stop_after_timeout: bool = True,
+                prompt: str | None = None) -> CodeResult:
     """Run a program (or the program extracted from a completion) against its tests.
 
     Args:
@@ -254,11 +289,14 @@ def verify_code(completion_or_program: str, tests: dict, *, extract: bool = True
         tests: the schema's `tests` dict (call, stdin or assert kind, or its JSON string).
         timeout, memory_mb: seconds per test, address space per process; `limits` (a
             `sandbox.Limits`) replaces both and sets the others.
-        isolation: a level of `sandbox.LEVELS`, or None for the strongest available.
+        isolation: a level of `sandbox.LEVELS`, or None for the required one
+            (`sandbox.detect_isolation`: namespaces unless SRPO_SANDBOX_ISOLATION says).
         stop_after_timeout: mark the tests after a timeout "skipped" instead of running them.
+        prompt: the problem's prompt; helpers it defines for assert tests come from it.
     Returns:
         A `CodeResult`: one outcome per test, in order. Raises `DataError` for malformed
-        tests and ValueError for an unknown level; never for anything the program does.
+        tests, ValueError for an unknown level and `sandbox.SandboxUnavailable` when the
+        level cannot be set up; never for anything the program does.
     """
     start = time.perf_counter()
     tests = validate_record({"id": "-", "domain": "code", "prompt": "-", "tests": tests}).tests
@@ -274,7 +312,7 @@ def verify_code(completion_or_program: str, tests: dict, *, extract: bool = True
         failure = {"index": 0, "outcome": "syntax_error", "error": "no program found"}
         return CodeResult(False, 0.0, ["syntax_error"] * n, level, failure,
                           "no program found in the completion", time.perf_counter() - start)
-    job, secret, n = _plan(program, tests)
+    job, secret, n = _plan(program, tests, prompt)
     run = sandbox.run_harness(job, limits, level, n_cases=n, secret=secret,
                               stop_after_timeout=stop_after_timeout)
     outcomes, first_failure = [], None
@@ -309,19 +347,18 @@ def _failed(error: BaseException, isolation: str, seconds: float) -> CodeResult:
                       f"verifier error: {type(error).__name__}: {error}", seconds)
 
 
-def _verify_items(items: list[tuple[str, dict, bool]], *, workers: int | None,
+def _verify_items(items: list[tuple[str, dict, bool, str | None]], *, workers: int | None,
                   **options) -> list[CodeResult]:
-    """verify_code over (text, tests, extract) items on a thread pool; order kept."""
-    try:
-        level = options.pop("isolation", None) or sandbox.detect_isolation()
-    except Exception as err:  # no usable sandbox: every row fails, with the reason
-        return [_failed(err, "none", 0.0) for _ in items]
+    """verify_code over (text, tests, extract, prompt) items on a thread pool; order kept.
+    Raises `sandbox.SandboxUnavailable` (fail closed: no row is judged without a sandbox)."""
+    level = options.pop("isolation", None) or sandbox.detect_isolation()
 
     def one(item):
         start = time.perf_counter()
-        text, tests, extract = item
+        text, tests, extract, prompt = item
         try:
-            return verify_code(text, tests, extract=extract, isolation=level, **options)
+            return verify_code(text, tests, extract=extract, isolation=level, prompt=prompt,
+                               **options)
         except Exception as err:  # a malformed spec fails its own row, never the batch
             return _failed(err, level, time.perf_counter() - start)
 
@@ -331,14 +368,17 @@ def _verify_items(items: list[tuple[str, dict, bool]], *, workers: int | None,
 
 def verify_code_batch(programs: list[str], tests: list[dict], *, extract: bool = True,
                       timeout: float = 2.0, memory_mb: int = 512, workers: int | None = None,
-                      **options) -> list[CodeResult]:
+                      prompts: list[str | None] | None = None, **options) -> list[CodeResult]:
     """`verify_code` for many programs at once, `workers` sandboxes in parallel (default:
-    the usable cores); result i belongs to programs[i]. Never raises for a program or a
-    spec (a malformed spec fails its own row); ValueError if the two lists differ in length.
+    the usable cores); result i belongs to programs[i] (and prompts[i], if given). Never
+    raises for a program or a spec (a malformed spec fails its own row); ValueError if the
+    lists differ in length, `sandbox.SandboxUnavailable` if the sandbox cannot be set up.
     """
-    if len(programs) != len(tests):
-        raise ValueError(f"{len(programs)} programs but {len(tests)} test specs")
-    items = [(text, spec, extract) for text, spec in zip(programs, tests)]
+    prompts = [None] * len(programs) if prompts is None else list(prompts)
+    if not len(programs) == len(tests) == len(prompts):
+        raise ValueError(f"{len(programs)} programs but {len(tests)} test specs "
+                         f"and {len(prompts)} prompts")
+    items = list(zip(programs, tests, [extract] * len(programs), prompts))
     return _verify_items(items, workers=workers, timeout=timeout, memory_mb=memory_mb, **options)
 
 
@@ -359,13 +399,22 @@ def cli_verify_code(args) -> int:
                                     field="program")
                 tests = validate_record({"id": row["id"], "domain": "code", "prompt": "-",
                                          "tests": row.get("tests")}).tests
+                prompt = row.get("prompt")
+                if prompt is not None and not isinstance(prompt, str):
+                    raise DataError("must be a string", field="prompt")
             except (json.JSONDecodeError, DataError) as err:
                 print(f"{args.input}, row {row_number}: {err}", file=sys.stderr)
                 return 2
-            items.append((row.get("program", row.get("completion")), tests, "completion" in row))
+            items.append((row.get("program", row.get("completion")), tests, "completion" in row,
+                          prompt))
             ids.append(row["id"])
+    try:
+        level = sandbox.detect_isolation()
+    except sandbox.SandboxUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     results = _verify_items(items, workers=args.workers, timeout=args.timeout,
-                            memory_mb=args.memory_mb)
+                            memory_mb=args.memory_mb, isolation=level)
     sink = nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w",
                                                                  encoding="utf-8")
     with sink as out:
@@ -375,7 +424,8 @@ def cli_verify_code(args) -> int:
                                    "outcomes": result.outcomes,
                                    "isolation": result.isolation}) + "\n")
     passed = sum(r.passed for r in results)
-    level = results[0].isolation if results else sandbox.detect_isolation()
     print(f"verified {len(results)} programs: {passed} passed (isolation: {level})",
           file=sys.stderr)
+    if sandbox.isolation_note(level):
+        print(sandbox.isolation_note(level), file=sys.stderr)
     return 0

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation, localcontext
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
@@ -50,8 +50,15 @@ def _decimal(token: str) -> Decimal | None:
         return None
 
 
+# Printed numbers reach any exponent ("1e999999999"): the default context (Emax 999999)
+# would trap Overflow. This one holds every exponent a Decimal can have and traps nothing,
+# so a difference too large for it is an infinity, compared like any number.
+_WIDE = Context(prec=60, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[])
+
+
 def _close(got, expected, tolerance: float) -> bool:
-    return abs(got - expected) <= Decimal(repr(tolerance)) * max(Decimal(1), abs(expected))
+    with localcontext(_WIDE):
+        return abs(got - expected) <= Decimal(repr(tolerance)) * max(Decimal(1), abs(expected))
 
 
 def lines_equal(got: str, expected: str, tolerance: float | None = None) -> bool:
@@ -100,9 +107,12 @@ def values_equal(got, expected, tolerance: float | None = None) -> bool:
             return True
         if tolerance is None or not (isinstance(got, float) or isinstance(expected, float)):
             return got == expected
-        if not (math.isfinite(got) and math.isfinite(expected)):
+        try:
+            if not (math.isfinite(got) and math.isfinite(expected)):
+                return got == expected
+            return abs(got - expected) <= tolerance * max(1.0, abs(expected))
+        except OverflowError:  # an int beyond any float: compared exactly (int vs float is)
             return got == expected
-        return abs(got - expected) <= tolerance * max(1.0, abs(expected))
     if isinstance(expected, (list, tuple)):
         return (type(got) in (list, tuple) and len(got) == len(expected)
                 and all(values_equal(g, e, tolerance) for g, e in zip(got, expected)))

@@ -14,6 +14,10 @@ Levels, strongest first:
                 namespace; the program keeps no capability.
     uid         root without namespaces: the program under its own unprivileged uid.
     rlimits     neither: resource limits and a process group only.
+
+It fails closed: "namespaces" is required unless `SRPO_SANDBOX_ISOLATION=<level>` names
+another level; a level that cannot be set up raises `SandboxUnavailable`, naming the cause
+and the opt-in, and no level is ever chosen silently (docs/sandbox.md has the policy).
 """
 
 from __future__ import annotations
@@ -36,11 +40,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LEVELS = ("namespaces", "userns", "uid", "rlimits")
+REQUIRED_LEVEL = "namespaces"  # the default: anything weaker only when asked for by name
+OPT_IN = "SRPO_SANDBOX_ISOLATION"  # environment variable naming the level to run at
 HARNESS_MODULES = ("_child_os", "_child_roles", "_child")  # in import order
-# Runs with `python -c`: reads the harness's code objects from stdin (the job follows),
-# installs the helpers as modules, runs the harness. sys.path[0] is the cwd: dropped.
+# Runs with `python -I -S -B -c`: isolated mode puts neither the working directory nor
+# any PYTHON* variable on the import path (the filter below makes sure of it). Reads the
+# harness's code objects from stdin (the job follows), installs the helpers as modules,
+# runs the harness.
 BOOTSTRAP = """import marshal, os, sys
-del sys.path[0]
+sys.path[:] = [p for p in sys.path if os.path.isabs(p)]
 def read(n):
     data = b""
     while len(data) < n:
@@ -57,6 +65,7 @@ exec(code["_child"], {"__name__": "__main__"})
 """
 NAMESPACE_FLAGS = ["--pid", "--fork", "--kill-child", "--net", "--mount", "--ipc", "--uts"]
 BACKSTOP_SLACK = 10.0  # seconds beyond the tests' own time limits before the runner kills
+TRUSTED_MEMORY_MB = 512  # harness and checker address space, beyond the program's own
 CHECKER_UID = 65534  # nobody: the assert checker, distinct from every program uid
 PROGRAM_UIDS = (1_000_000, 1_000_000_000)  # a fresh uid per run, unused by real accounts
 # The harness's own environment: nothing of the caller's leaks into the sandbox.
@@ -95,65 +104,90 @@ class SandboxRun:
 
 # ----------------------------------------------------------------------------- levels
 
+class SandboxUnavailable(RuntimeError):
+    """The isolation level asked for (by default "namespaces") cannot be set up here."""
+
+
 _detected: dict[str, str] = {}
 _detect_lock = threading.Lock()
 
 
+def requested_level() -> str:
+    """The level this process must run at: `SRPO_SANDBOX_ISOLATION`, else "namespaces"."""
+    level = os.environ.get(OPT_IN, "").strip() or REQUIRED_LEVEL
+    if level not in LEVELS:
+        raise SandboxUnavailable(f"{OPT_IN}={level!r} is not a level; choose from {LEVELS}")
+    return level
+
+
 def detect_isolation(refresh: bool = False) -> str:
-    """The strongest level whose probe (a full harness setup plus a privilege drop) works.
+    """The level programs run at: the requested one, after its probe (a full harness
+    setup and privilege drop) worked. Cached per process and level.
 
-    Cached per process. `SRPO_SANDBOX_ISOLATION=<level>` in the environment caps it. As
-    root, "rlimits" is never chosen on its own: the program would run as root.
+    Raises `SandboxUnavailable` naming the cause and the opt-in when it cannot be set up:
+    a weaker level is used only when `SRPO_SANDBOX_ISOLATION` names it.
     """
+    level = requested_level()
     with _detect_lock:
-        if "level" not in _detected or refresh:
-            cap = os.environ.get("SRPO_SANDBOX_ISOLATION", "namespaces")
-            if cap not in LEVELS:
-                raise ValueError(f"SRPO_SANDBOX_ISOLATION={cap!r}; choose from {LEVELS}")
-            candidates = LEVELS[LEVELS.index(cap):]
-            if os.geteuid() == 0 and cap != "rlimits":
-                candidates = tuple(level for level in candidates if level != "rlimits")
-            found = [level for level in candidates if probe(level)][:1]
-            if not found:
-                raise RuntimeError(
-                    "no sandbox isolation level works here as root (namespaces need "
-                    "`unshare` and CAP_SYS_ADMIN; uid needs setuid); set "
-                    "SRPO_SANDBOX_ISOLATION=rlimits to run programs as root anyway")
-            _detected["level"] = found[0]
-        return _detected["level"]
+        if refresh or _detected.get(level) is None:
+            error = probe_error(level)
+            if error is not None:
+                raise SandboxUnavailable(_unavailable_message(level, error))
+            _detected[level] = level
+        return level
 
 
-def available(level: str) -> bool:
-    """Whether `level` can run here (root for namespaces/uid, `unshare` for the namespaces)."""
-    if level not in LEVELS or sys.platform != "linux":
-        return level == "rlimits"
+def _unavailable_message(level: str, error: str) -> str:
+    weaker = [other for other in LEVELS[LEVELS.index(level) + 1:] if probe_error(other) is None]
+    text = f"the code sandbox cannot run at the {level!r} isolation level here: {error}."
+    if level != REQUIRED_LEVEL:
+        return text + f" ({OPT_IN}={level} asked for it; unset it to require namespaces)"
+    if not weaker:
+        return text + " No weaker level works here either; programs are not run."
+    return (text + " Programs are never run at a weaker level unless asked: to accept one "
+            f"here, set {OPT_IN}=" + " or ".join(weaker)
+            + " (docs/sandbox.md says what each level guarantees and what it does not)")
+
+
+def isolation_note(level: str | None) -> str:
+    """A line for run summaries: empty at the required level, else the weaker level named."""
+    if level is None or level == REQUIRED_LEVEL:
+        return ""
+    return (f"code sandbox: weaker isolation level {level!r} ({OPT_IN}={level}), "
+            f"not {REQUIRED_LEVEL!r}; see docs/sandbox.md")
+
+
+def probe_error(level: str) -> str | None:
+    """Why `level` cannot run here (None if its probe worked): the prerequisites, then a
+    harness setup with a privilege drop at that level."""
+    if level not in LEVELS:
+        return f"unknown level {level!r}"
+    if sys.platform != "linux":
+        return None if level == "rlimits" else f"{level} needs Linux"
     if level in ("namespaces", "userns") and shutil.which("unshare") is None:
-        return False
-    return not (level in ("namespaces", "uid") and os.geteuid() != 0)
+        return "the `unshare` command (util-linux) is not installed"
+    if level in ("namespaces", "uid") and os.geteuid() != 0:
+        return f"{level} needs root (not root, {OPT_IN}=userns is the strongest level)"
+    if level == "uid" and not stdlib_world_readable():
+        return (f"Python's standard library ({Path(os.__file__).parent}) is not readable by "
+                "other users, so a program under its own uid could not import it")
+    if level == "rlimits":
+        return None
+    try:
+        run = run_harness({"kind": "probe"}, Limits(timeout=5.0), level, n_cases=0)
+    except OSError as err:
+        return f"starting the harness failed: {err}"
+    if run.error is not None:
+        return run.error
+    return None if run.probe_uid >= 0 else "the probe program did not report its uid"
 
 
 def probe(level: str) -> bool:
-    """Run the harness's setup and a privilege drop at `level`; True if it all worked."""
-    if not available(level):
-        return False
-    if level == "rlimits":
-        return True
-    try:
-        run = run_harness({"kind": "probe"}, Limits(timeout=5.0), level, n_cases=0)
-    except OSError:
-        return False
-    return run.error is None and run.probe_uid >= 0
+    """Whether `level` can run here."""
+    return probe_error(level) is None
 
 
 # ----------------------------------------------------------------------------- filesystem
-
-# Imported by the harness before dropping root at the uid level when Python's install is
-# not readable by other users (pyenv under /root): programs and checks need these.
-PREIMPORT = ("array", "bisect", "cmath", "collections", "copy", "datetime", "decimal",
-             "fractions", "functools", "hashlib", "heapq", "itertools", "json", "math",
-             "operator", "random", "re", "statistics", "string", "struct", "threading",
-             "traceback", "typing")
-
 
 def stdlib_world_readable() -> bool:
     """Whether a user other than the owner can import from Python's standard library."""
@@ -207,7 +241,7 @@ def harness_code() -> bytes:
 
 
 def _argv(level: str) -> list[str]:
-    python = [sys.executable or "python3", "-s", "-S", "-B", "-c", BOOTSTRAP]
+    python = [sys.executable or "python3", "-I", "-S", "-B", "-c", BOOTSTRAP]
     if level == "namespaces":
         return ["unshare", *NAMESPACE_FLAGS, *python]
     if level == "userns":
@@ -263,13 +297,15 @@ def run_harness(job: dict, limits: Limits, level: str, *, n_cases: int,
         "symlinks": links, "stop_after_timeout": stop_after_timeout,
         "nproc": limits.max_processes + (_own_process_count() if level == "rlimits" else 0),
         "cpu_seconds": int(math.ceil(limits.timeout)) * (n_cases + 1) + 1,
+        # harness and checker: room for the interpreter and the capped replies, no more;
+        # CPU up to the runner's own backstop, which kills them anyway
+        "trusted_memory_bytes": (limits.memory_mb + TRUSTED_MEMORY_MB) << 20,
+        "trusted_cpu_seconds": int(math.ceil(backstop_seconds(limits, n_cases))),
     }
     if level in ("uid", "rlimits"):
         workdir = tempfile.mkdtemp(prefix="srpo-code-")
         if level == "uid":
             os.chown(workdir, uid, uid)
-            if not stdlib_world_readable():
-                full_job["preimport"] = PREIMPORT
         full_job["workdir"] = workdir
     env = dict(SANDBOX_ENV, HOME="/sandbox" if workdir is None else workdir,
                TMPDIR="/tmp" if workdir is None else workdir)
@@ -287,12 +323,16 @@ def run_harness(job: dict, limits: Limits, level: str, *, n_cases: int,
     return run
 
 
+def backstop_seconds(limits: Limits, n_cases: int) -> float:
+    """Loading plus every case at its full timeout, plus slack for a loaded machine."""
+    return BACKSTOP_SLACK + (n_cases + 1) * (limits.timeout + 1.0)
+
+
 def _exchange(proc, job: dict, secret, limits: Limits, n_cases: int, run: SandboxRun) -> bool:
     """Send the harness code and the job (and, on "ready", the secret), read JSON lines
     until "done", then wait for the pipes to close (the harness and its namespace are
     gone). All of it under one deadline; True if it finished before it."""
-    # Loading plus every case at its full timeout, plus slack for a loaded machine.
-    deadline = time.monotonic() + BACKSTOP_SLACK + (n_cases + 1) * (limits.timeout + 1.0)
+    deadline = time.monotonic() + backstop_seconds(limits, n_cases)
     in_fd, out_fd, err_fd = proc.stdin.fileno(), proc.stdout.fileno(), proc.stderr.fileno()
     os.set_blocking(in_fd, False)
     outgoing = bytearray(harness_code() + _frame(job))

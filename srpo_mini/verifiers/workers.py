@@ -9,9 +9,12 @@ a replacement. That works from any thread and bounds the wall-clock time of ever
 by `timeout` plus the time to read the reply.
 
 Each worker:
-    - is a fresh interpreter (`python -m srpo_mini.verifiers.workers TARGET MEMORY_MB`),
-      not a fork of the caller, so it holds none of the caller's threads, locks, CUDA
-      state or memory;
+    - is a fresh interpreter (`python -I -c WORKER_BOOTSTRAP ROOT TARGET MEMORY_MB`), not a
+      fork of the caller, so it holds none of the caller's threads, locks, CUDA state or
+      memory; isolated mode (`-I`) and the working directory `/` keep a module planted in
+      the caller's working directory (a `json.py` in a world-writable directory) or a
+      PYTHON* variable off its import path: its path is the interpreter's own, the
+      package's root, and the absolute entries of the caller's PYTHONPATH;
     - caps its own address space with RLIMIT_AS (`memory_mb`) before importing anything,
       so a runaway computation ends in MemoryError inside the worker, not in the trainer;
     - imports the target function once ("module:function") and then answers JSON tasks
@@ -47,6 +50,14 @@ from pathlib import Path
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _MAX_START_FAILURES = 3
+# argv: package root, target, memory limit. With -I nothing of the working directory or
+# the environment is on sys.path; a relative PYTHONPATH entry would name the cwd: dropped.
+WORKER_BOOTSTRAP = """import os, sys
+extra = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+sys.path[:0] = [sys.argv[1]] + [p for p in extra if os.path.isabs(p)]
+from srpo_mini.verifiers.workers import _worker_main
+_worker_main(sys.argv[2], int(sys.argv[3]))
+"""
 
 
 @dataclass
@@ -64,13 +75,12 @@ class _Worker:
 
     def __init__(self, target: str, memory_mb: int, start_timeout: float):
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
         env.setdefault("OMP_NUM_THREADS", "1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "srpo_mini.verifiers.workers", target, str(memory_mb)],
+            [sys.executable, "-I", "-c", WORKER_BOOTSTRAP, _PACKAGE_ROOT, target,
+             str(memory_mb)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, close_fds=True, start_new_session=True)
+            env=env, cwd="/", close_fds=True, start_new_session=True)
         self.fd = self.proc.stdout.fileno()
         self.buffer = b""
         self.state = "starting"  # starting -> ready <-> busy; dead
@@ -335,7 +345,3 @@ def _worker_main(target: str, memory_mb: int) -> None:
             reply(message)
         except _SoftTimeout:
             reply({"ok": False, "timeout": True})
-
-
-if __name__ == "__main__":
-    _worker_main(sys.argv[1], int(sys.argv[2]))
