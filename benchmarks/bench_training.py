@@ -7,13 +7,18 @@ optimizer steps until held-out math pass@1 first reaches the target (base + `--g
 the final accuracy, the mean fraction of zero-std groups, and the median ratio of tokens
 to target against GRPO with its spread over seeds; plus accuracy-vs-tokens curves.
 
+Experiment `sweep` (when history resampling pays): SRPO and GRPO at several shares of
+easy prompts in the math pool (`data.easy_share`); per share, GRPO's zero-std fraction
+over the second half of stage 1 and the ratio of SRPO's tokens to target to GRPO's.
+
 Experiment `stages`: two stages (math, then math + code) vs math + code mixed from the
 start vs math only, same total steps: final held-out math and code pass@1 and the
 completion-length curves.
 
 Usage:
-    python benchmarks/bench_training.py resampling --seeds 0 1 2 --workers 2
-    python benchmarks/bench_training.py stages --seeds 0 --workers 2
+    python benchmarks/bench_training.py resampling --seeds 0 1 2 3 4 --workers 2
+    python benchmarks/bench_training.py sweep --shares 0 0.25 0.5 0.75 --seeds 0 1 2
+    python benchmarks/bench_training.py stages --seeds 0 1 2 --workers 2
     python benchmarks/bench_training.py resampling --quick     # a few steps, for the tests
 
 `--workers N` trains N runs at a time in separate processes (one thread each); the
@@ -106,6 +111,23 @@ def zero_std_mean(records: list[dict]) -> float:
     return sum(values) / max(len(values), 1)
 
 
+def zero_std_late(records: list[dict]) -> float:
+    """Mean zero-std fraction over the second half of the first stage's steps."""
+    first = [r for r in records if "zero_std_fraction" in r and r.get("stage_index") == 0]
+    late = first[len(first) // 2:]
+    return sum(r["zero_std_fraction"] for r in late) / max(len(late), 1)
+
+
+def length_growth(records: list[dict], domain: str = "math") -> tuple[float, float]:
+    """Mean completion length of the domain over the first and the last 10 steps of the
+    first stage."""
+    values = [r[f"completion_length/{domain}"] for r in records
+              if r.get("stage_index") == 0 and f"completion_length/{domain}" in r]
+    if not values:
+        return float("nan"), float("nan")
+    return statistics.mean(values[:10]), statistics.mean(values[-10:])
+
+
 def zero_std_curve(records: list[dict]) -> list[tuple[int, float]]:
     """(step, fraction of zero-std groups) at every training step."""
     return [(r["step"], r["zero_std_fraction"]) for r in records if "zero_std_fraction" in r]
@@ -122,7 +144,10 @@ def resampling_experiment(args) -> dict:
         curve = eval_curve(records)
         results.setdefault(strategy, []).append({
             "seed": seed, "curve": curve, "zero_std": zero_std_mean(records),
-            "zero_std_curve": zero_std_curve(records),
+            "zero_std_late": zero_std_late(records), "zero_std_curve": zero_std_curve(records),
+            "greedy": [r["eval/math/greedy_accuracy"] for r in records
+                       if "eval/math/greedy_accuracy" in r],
+            "length": length_growth(records),
             "math_groups": group_shares(job[0] / job[1] / "ledger.jsonl"),
             "final_tokens": records[-1].get("cumulative_generated_tokens", 0),
             "pools": [r["pool_size"] for r in records if "pool_size" in r],
@@ -135,6 +160,50 @@ def resampling_experiment(args) -> dict:
         for run in runs:
             run["to_target"] = to_target(run["curve"], target)
     return {"target": target, "base": base, "gain": args.gain, "runs": results}
+
+
+def sweep_experiment(args) -> dict:
+    """SRPO and GRPO at each easy share: the resampling experiment once per share."""
+    shares = {}
+    for share in args.shares:
+        jobs = [(args.out_dir / "runs", f"{strategy}-easy{share}-seed{seed}", seed,
+                 [f"resampling.strategy={strategy}", f"data.easy_share={share}",
+                  *args.overrides])
+                for seed in args.seeds for strategy in ("srpo", "none")]
+        runs = {}
+        for job, (records, _) in zip(jobs, run_all(jobs, args.workers, args.reuse)):
+            runs.setdefault(job[3][0].split("=")[1], []).append(
+                {"seed": job[2], "curve": eval_curve(records),
+                 "zero_std_late": zero_std_late(records)})
+        base = statistics.median(r["curve"][0][2] for members in runs.values() for r in members)
+        for members in runs.values():
+            for run in members:
+                run["to_target"] = to_target(run["curve"], base + args.gain)
+        grpo = {r["seed"]: r["to_target"] for r in runs["none"]}
+        ratios = [r["to_target"][1] / grpo[r["seed"]][1] for r in runs["srpo"]
+                  if r["to_target"] and grpo.get(r["seed"])]
+        shares[str(share)] = {"base": base, "runs": runs, "ratios": ratios}
+        print(f"easy share {share}: ratios {ratios}", flush=True)
+    return {"gain": args.gain, "shares": shares}
+
+
+def sweep_report(result: dict, command: str) -> str:
+    lines = ["## When history resampling pays: the easy-prompt share", "",
+             f"Command: `{command}`", "Target per share: the base's held-out math pass@1 "
+             f"+ {result['gain']:.2f}.", "",
+             "| easy share | GRPO zero-std fraction, 2nd half of stage 1, median | "
+             "seeds reaching target, SRPO / GRPO | SRPO / GRPO tokens to target, median "
+             "(range) | final pass@1 SRPO / GRPO, median |", "|---|---|---|---|---|"]
+    for share, entry in result["shares"].items():
+        runs = entry["runs"]
+        late = statistics.median(r["zero_std_late"] for r in runs["none"])
+        reached = "/".join(f"{sum(bool(r['to_target']) for r in runs[s])}/{len(runs[s])}"
+                           for s in ("srpo", "none"))
+        final = " / ".join(f"{statistics.median(r['curve'][-1][2] for r in runs[s]):.3f}"
+                           for s in ("srpo", "none"))
+        lines.append(f"| {share} | {late:.2f} | {reached} | {_median_spread(entry['ratios'])} "
+                     f"| {final} |")
+    return "\n".join(lines) + "\n"
 
 
 def stages_experiment(args) -> dict:
@@ -171,9 +240,11 @@ def resampling_report(result: dict, command: str) -> str:
              "| strategy | seeds reaching target | median tokens to target | median steps to "
              "target | tokens ratio vs GRPO, median (range) | final pass@1, median | "
              "pass@1 averaged over the evaluations after step 0, median | "
-             "zero-std fraction, mean | math groups all correct / all wrong | "
-             "generated tokens, median |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "zero-std fraction, mean | zero-std fraction, 2nd half of stage 1, median | "
+             "math groups all correct / all wrong | generated tokens, median | "
+             "math greedy accuracy, base -> final, median | math completion length, first / "
+             "last 10 steps of stage 1, median |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     grpo = {r["seed"]: r["to_target"] for r in runs.get("none", [])}
     for strategy, members in runs.items():
         reached = [r for r in members if r["to_target"]]
@@ -188,9 +259,14 @@ def resampling_report(result: dict, command: str) -> str:
                  f"{statistics.median(r['curve'][-1][2] for r in members):.3f}",
                  f"{statistics.median(_mean_after_start(r['curve']) for r in members):.3f}",
                  f"{statistics.mean(r['zero_std'] for r in members):.3f}",
+                 f"{statistics.median(r['zero_std_late'] for r in members):.3f}",
                  f"{statistics.mean(r['math_groups']['all_correct'] for r in members):.3f} / "
                  f"{statistics.mean(r['math_groups']['all_wrong'] for r in members):.3f}",
-                 f"{statistics.median(r['final_tokens'] for r in members):,.0f}"]
+                 f"{statistics.median(r['final_tokens'] for r in members):,.0f}",
+                 f"{statistics.median(r['greedy'][0] for r in members):.3f} -> "
+                 f"{statistics.median(r['greedy'][-1] for r in members):.3f}",
+                 f"{statistics.median(r['length'][0] for r in members):.1f} / "
+                 f"{statistics.median(r['length'][1] for r in members):.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -230,6 +306,27 @@ def plot(result: dict, experiment: str, path: Path) -> None:
     except ImportError:
         return
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    if experiment == "sweep":
+        shares = [float(s) for s in result["shares"]]
+        entries = list(result["shares"].values())
+        for share, entry in zip(shares, entries):
+            axes[0].scatter([share] * len(entry["ratios"]), entry["ratios"], color="C0",
+                            alpha=0.5)
+        medians = [statistics.median(e["ratios"]) if e["ratios"] else float("nan")
+                   for e in entries]
+        axes[0].plot(shares, medians, color="C0", marker="o", label="median over seeds")
+        axes[0].axhline(1.0, color="gray", linestyle="--")
+        axes[0].set(xlabel="easy share of the math pool",
+                    ylabel="SRPO / GRPO generated tokens to target")
+        axes[1].plot(shares, [statistics.median(r["zero_std_late"] for r in e["runs"]["none"])
+                              for e in entries], color="C1", marker="o")
+        axes[1].set(xlabel="easy share of the math pool",
+                    ylabel="GRPO zero-std fraction, 2nd half of stage 1")
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return
     for name, members in result["runs"].items():
         for i, run in enumerate(members):
             label = name if i == 0 else None
@@ -266,7 +363,9 @@ def plot(result: dict, experiment: str, path: Path) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("experiment", choices=("resampling", "stages"))
+    parser.add_argument("experiment", choices=("resampling", "sweep", "stages"))
+    parser.add_argument("--shares", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75],
+                        help="sweep: easy shares of the math pool (data.easy_share)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--gain", type=float, default=0.10,
                         help="target = base held-out math pass@1 + gain")
@@ -293,6 +392,11 @@ def main(argv=None) -> int:
     if args.experiment == "resampling":
         result = resampling_experiment(args)
         report = resampling_report(result, command)
+    elif args.experiment == "sweep":
+        if args.quick:
+            args.shares = args.shares[:2]
+        result = sweep_experiment(args)
+        report = sweep_report(result, command)
     else:
         result = stages_experiment(args)
         report = stages_report(result, command)

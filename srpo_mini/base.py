@@ -1,4 +1,5 @@
-"""The offline tiny base model: a small Qwen2 given a short, deliberately noisy cold start.
+"""The offline tiny base model: a small Qwen2 given a short cold start that mixes direct
+answers with worked ones.
 
 RL with verifiable rewards sharpens what a model can already sometimes do; it cannot
 start from zero reward. SRPO starts from Qwen2.5-32B; the tiny world starts from a
@@ -6,35 +7,30 @@ start from zero reward. SRPO starts from Qwen2.5-32B; the tiny world starts from
 cold-start SFT brings to partial competence on the tiny world's train side
 (`srpo_mini.data.synthetic`), in the prompt format RL will use:
 
-    prompt      render_prompt(problem, "compact")       "User: Compute 3+4*5.\\nAssistant:"
-    completion  format_completion(reasoning, answer) + EOS
-                " <think> 4*5=20, 3+20=23 </think> <answer> \\boxed{23} </answer><|endoftext|>"
+    prompt     render_prompt(problem, "compact")     "User: Compute 7+15+9.\nAssistant:"
+    worked     " <think> 7+15=22, 22+9=31 </think> <answer> \boxed{31} </answer>" + EOS
+    direct     " <think>  </think> <answer> \boxed{31} </answer>" + EOS
+
+Each math example is worked out with probability `worked_share` (default 0.3) and answered
+directly otherwise, whatever its level; code examples always carry their short plan. No
+wrong answer is written into the data. The model therefore learns both habits and picks
+one per sample; a direct answer to a sum of three or more numbers is mostly wrong because
+the model cannot add them in one token, a worked one mostly right. That is the room RL
+has: to learn that working it out pays, so that length and accuracy rise together (the
+R1-Zero effect in miniature).
 
 The loss is the mean next-token cross-entropy over completion tokens (prompt and padding
-masked), Muon for the transformer blocks' matrices and AdamW for the rest, with linear
-warmup and cosine decay, for `steps` batches whose domain and level are drawn by fixed
-weights.
-
-The noise rule (why the base is unsure rather than incapable). Each SFT example,
-independently with probability `slip_rate` (default 0.45), has its final answer replaced by
-one of its plausible slips, chosen uniformly: off by one (+1 or -1), or the sign flipped
-where the level has negative numbers; for a fraction, its numerator off by one; for a
-program, its constant off by one. The <think> reasoning always stays correct. The model
-therefore learns to compute and then, at the answer, to copy the result with a
-`slip_rate` chance of a slip: sampled at temperature 1 it is wrong about that often even
-where its reasoning is right, while its greedy decode mostly copies correctly (every answer
-has two or three slips, so the correct copy, at 0.55, stays more likely than any one slip,
-at most 0.225). RL's group-relative advantage rewards exactly the copies, so a short RL
-run can close much of the gap between sampled pass@1 and greedy accuracy, on held-out
-problems too, since the slip is the same habit on every problem.
+masked), Muon (`srpo_mini.muon`) for the transformer blocks' matrices and AdamW for the
+rest, with linear warmup and cosine decay, for `steps` batches whose domain and level are
+drawn by fixed weights.
 
 `make_base` builds the model into a directory (`save_pretrained` of model and tokenizer,
 plus `base_info.json`: version, seed, settings, parameter count, SFT time, held-out
-accuracy per domain and level). `ensure_tiny_base` returns a cached build, keyed by
-`BASE_VERSION` and the seed, building it first when missing.
+accuracy per domain and level). `ensure_tiny_base` returns the cached build, else the one
+shipped in the package (`srpo_mini/weights/`), else builds it.
 
 Differences from the paper: SRPO needs no cold start (R1-Zero-style RL from a strong base
-model); the noisy SFT only stands in for a pretrained model's uncertain competence.
+model); the mixed SFT only stands in for a pretrained model's short-answer habit.
 """
 
 from __future__ import annotations
@@ -53,15 +49,17 @@ import torch
 
 from .data.synthetic import CODE_LEVELS, MATH_LEVELS, Worked, generate, make_tiny_world
 from .model import build_tiny_model, count_parameters
+from .muon import Muon
 from .prompts import format_completion, render_prompt
 
-BASE_VERSION = "tiny-base-v3"  # bump when the data, the noise rule or the recipe changes
+BASE_VERSION = "tiny-base-v4"  # bump when the data, the cold-start mix or the recipe changes
 INFO_FILE = "base_info.json"
+SHIPPED_DIR = Path(__file__).resolve().parent / "weights"  # package data: prebuilt bases
 
 
 @dataclass
 class BaseConfig:
-    """Model size, SFT recipe and noise of the tiny base (defaults: the tuned recipe)."""
+    """Model size, SFT recipe and cold-start mix of the tiny base."""
 
     hidden_size: int = 128
     num_layers: int = 4
@@ -75,7 +73,7 @@ class BaseConfig:
     warmup_steps: int = 50
     min_lr_ratio: float = 0.1  # cosine decay ends at lr * min_lr_ratio
     weight_decay: float = 0.0
-    slip_rate: float = 0.45
+    worked_share: float = 0.3  # math examples worked out; the rest answered directly
     # Share of SFT batches per (domain, level); harder levels get more examples.
     math_weights: dict = field(default_factory=lambda: {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0})
     code_weights: dict = field(default_factory=lambda: {1: 0.5, 2: 0.5, 3: 0.5})
@@ -104,15 +102,16 @@ def sft_pool(seed: int, config: BaseConfig) -> dict[tuple[str, int], list[Worked
     return pools
 
 
-def noisy_completion(worked: Worked, rng: random.Random, slip_rate: float) -> tuple[str, bool]:
-    """The SFT completion of a worked example under the noise rule; (text, slipped).
+def cold_start_completion(worked: Worked, rng: random.Random,
+                          worked_share: float) -> tuple[str, bool]:
+    """The SFT completion of an example, worked out or direct; (text, worked out).
 
-    With probability `slip_rate` (and when the example has slips) the answer is one of its
-    slips, chosen uniformly; the reasoning is kept as is. EOS is not included.
+    Math examples keep their reasoning with probability `worked_share` and get an empty
+    <think> otherwise; code examples always keep their plan. The answer is always the
+    gold one. EOS is not included.
     """
-    slipped = bool(worked.slips) and rng.random() < slip_rate
-    answer = rng.choice(worked.slips) if slipped else worked.answer
-    return format_completion(worked.reasoning, answer), slipped
+    worked_out = worked.problem.domain != "math" or rng.random() < worked_share
+    return format_completion(worked.reasoning if worked_out else "", worked.answer), worked_out
 
 
 def encode_sft_batch(tokenizer, prompts: list[str], completions: list[str]) -> dict:
@@ -146,25 +145,27 @@ def _pad_pairs(pairs: list[tuple[list[int], list[int]]], pad_id: int) -> dict:
 def make_optimizers(model, config: BaseConfig) -> list:
     """Muon for the transformer blocks' weight matrices, AdamW for everything else.
 
-    Muon (Jordan et al. 2024) orthogonalizes each matrix's momentum update; on this tiny
-    model it reaches the same SFT loss in about half the steps of AdamW, which is what
-    keeps `make-base` within its time budget. Embeddings (tied with the output layer),
-    norms and biases stay with AdamW, as Muon prescribes. With
-    `adjust_lr_fn="match_rms_adamw"` (Liu et al. 2025, "Muon is Scalable for LLM
-    Training") both use the same learning rate. Without `torch.optim.Muon` (torch < 2.9)
-    or with `config.optimizer == "adamw"`, AdamW takes every parameter.
+    Muon (Jordan et al. 2024; `srpo_mini.muon`) orthogonalizes each matrix's momentum
+    update; on this tiny model it reaches the same SFT loss in about half the steps of
+    AdamW, which is what keeps `make-base` within its time budget. Embeddings (tied with
+    the output layer), norms and biases stay with AdamW, as Muon prescribes; Muon's update
+    is scaled to AdamW's RMS (Liu et al. 2025), so both use the same learning rate. With
+    `config.optimizer == "adamw"`, AdamW takes every parameter.
     """
     matrices, others = [], []
     for name, param in model.named_parameters():
         in_blocks = ".layers." in name
         (matrices if in_blocks and param.ndim == 2 else others).append(param)
-    use_muon = config.optimizer == "muon" and hasattr(torch.optim, "Muon")
+    use_muon = config.optimizer == "muon"
     adamw = torch.optim.AdamW(others if use_muon else matrices + others, lr=config.lr,
                               betas=(0.9, 0.98), weight_decay=config.weight_decay)
     if not use_muon:
         return [adamw]
-    muon = torch.optim.Muon(matrices, lr=config.lr, weight_decay=config.weight_decay,
-                            adjust_lr_fn="match_rms_adamw")
+    # bf16 Newton-Schulz only where bf16 matmuls are native: on a CPU without them
+    # (AVX2 only) they are emulated and the whole SFT step runs about 7x slower.
+    on_gpu = matrices[0].device.type == "cuda"
+    muon = Muon(matrices, lr=config.lr, weight_decay=config.weight_decay,
+                ortho_dtype=torch.bfloat16 if on_gpu else torch.float32)
     return [muon, adamw]
 
 
@@ -182,10 +183,11 @@ def cold_start_sft(model, tokenizer, *, seed: int = 0, config: BaseConfig | None
     """Train `model` in place on noisy worked solutions; return SFT statistics.
 
     Each step draws one (domain, level) by the config's weights, then `batch_size`
-    examples of it (one domain per batch keeps padding small), applies the noise rule, and
-    takes one optimizer step (Muon + AdamW) on the completion tokens' cross-entropy.
-    Returns: {"steps", "seconds", "final_loss" (mean of the last 20 steps), "slipped"
-    (fraction of examples given a slip), "tokens" (completion tokens trained on)}.
+    examples of it (one domain per batch keeps padding small), each worked out or direct
+    (`cold_start_completion`), and takes one optimizer step (Muon + AdamW) on the
+    completion tokens' cross-entropy. Returns: {"steps", "seconds", "final_loss" (mean of
+    the last 20 steps), "worked_math" (share of math examples worked out), "tokens"
+    (completion tokens trained on)}.
     """
     config = config or BaseConfig()
     rng = random.Random(f"{seed}/sft-order")
@@ -204,7 +206,8 @@ def cold_start_sft(model, tokenizer, *, seed: int = 0, config: BaseConfig | None
 
     optimizers = make_optimizers(model, config)
     model.train()
-    losses, slipped, tokens = [], 0, 0
+    losses, tokens = [], 0
+    math_examples = worked_math = 0
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -215,9 +218,11 @@ def cold_start_sft(model, tokenizer, *, seed: int = 0, config: BaseConfig | None
         domain, level = rng.choices(keys, weights=weights)[0]
         pairs = []
         for worked in rng.choices(pools[(domain, level)], k=config.batch_size):
-            text, was_slipped = noisy_completion(worked, rng, config.slip_rate)
+            text, worked_out = cold_start_completion(worked, rng, config.worked_share)
             pairs.append((ids(render_prompt(worked.problem, "compact")), ids(text + eos)))
-            slipped += was_slipped
+            if domain == "math":
+                math_examples += 1
+                worked_math += worked_out
         encoded = _pad_pairs(pairs, tokenizer.pad_token_id)
         for optimizer in optimizers:
             for group in optimizer.param_groups:
@@ -239,7 +244,7 @@ def cold_start_sft(model, tokenizer, *, seed: int = 0, config: BaseConfig | None
     model.eval()
     return {"steps": config.steps, "seconds": time.perf_counter() - started,
             "final_loss": sum(losses[-20:]) / len(losses[-20:]),
-            "slipped": slipped / (config.steps * config.batch_size), "tokens": tokens}
+            "worked_math": worked_math / max(1, math_examples), "tokens": tokens}
 
 
 def _accuracy_summary(result: dict) -> dict:
@@ -294,21 +299,40 @@ def make_base(out_dir: str | Path, seed: int = 0, *, config: BaseConfig | None =
     return out_dir
 
 
+def shipped_base(seed: int = 0) -> Path | None:
+    """The base shipped inside the package for `seed`, if there is one of `BASE_VERSION`.
+
+    `srpo-mini make-base --out srpo_mini/weights/<base_dir_name(0)>` writes it; a base
+    whose recorded version or recipe differs from this module's is not used (and a test
+    fails on it), so the package never serves weights that its recipe did not build.
+    """
+    path = SHIPPED_DIR / base_dir_name(seed)
+    if not (path / INFO_FILE).exists():
+        return None
+    info = json.loads((path / INFO_FILE).read_text())
+    same_recipe = info.get("config") == json.loads(json.dumps(asdict(BaseConfig())))
+    return path if info.get("version") == BASE_VERSION and same_recipe else None
+
+
 def ensure_tiny_base(seed: int = 0, *, cache_dir: str | Path | None = None,
                      force: bool = False, config: BaseConfig | None = None,
                      progress: bool = True) -> Path:
-    """The cached tiny base for `seed`, built first if missing (or if `force`).
+    """The tiny base for `seed`: from the cache, else shipped, else built into the cache.
 
     The cache entry is `<cache_dir>/tiny_base-<BASE_VERSION>-seed<seed>` (cache_dir
     defaults to `default_cache_dir()`); it counts as built when its `base_info.json`
-    exists. A build goes to a temporary sibling directory renamed into place at the end,
-    so an interrupted build never leaves a half-written entry, and of two concurrent
-    builds the second simply reuses the first.
+    exists, and a build there (`make-base --force`) takes precedence over the shipped
+    one. A custom `config` never uses the shipped base. A build goes to a temporary
+    sibling directory renamed into place at the end, so an interrupted build never leaves
+    a half-written entry, and of two concurrent builds the second simply reuses the first.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = cache_dir / base_dir_name(seed)
     if (target / INFO_FILE).exists() and not force:
         return target
+    shipped = shipped_base(seed)
+    if shipped is not None and not force and config in (None, BaseConfig()):
+        return shipped
     cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=cache_dir))
     try:
@@ -327,15 +351,18 @@ def ensure_tiny_base(seed: int = 0, *, cache_dir: str | Path | None = None,
 
 
 def cli_make_base(args) -> int:
-    """`srpo-mini make-base`: build (or, in the cache, reuse) the tiny base and report it."""
+    """`srpo-mini make-base`: build (or reuse from the cache or the package) the tiny base."""
     started = time.perf_counter()
     if args.out is None:
         cached = (default_cache_dir() / base_dir_name(args.seed) / INFO_FILE).exists()
+        prebuilt = cached or shipped_base(args.seed) is not None
         path = ensure_tiny_base(seed=args.seed, force=args.force)
-        if cached and not args.force:
+        if prebuilt and not args.force:
             info = json.loads((path / INFO_FILE).read_text())
-            print(f"reusing {path} (built in {info.get('total_seconds', 0):.0f} s; "
-                  "--force rebuilds)")
+            where = "cached" if cached else "shipped with the package"
+            print(f"reusing {path} ({where}; built in {info.get('total_seconds', 0):.0f} s "
+                  f"with {info.get('torch_threads', '?')} threads; --force rebuilds into "
+                  "the cache)")
             if "accuracy" in info:
                 from .evaluate import format_report
 

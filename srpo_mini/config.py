@@ -108,6 +108,12 @@ class DataConfig:
                                          "added to train_files.")
     eval_hub: list[HubDataset] = option([], "Held-out datasets read through hub adapters, "
                                         "added to eval_files.")
+    easy_share: float = option(0.5, "Tiny world only: share of the math training pool from "
+                               "the easy level (two-term sums, which the base often solves "
+                               "even with a direct answer). It sets how many of GRPO's groups "
+                               "end all-correct, the regime where history resampling pays "
+                               "(the paper: nearly half of the groups in mid-to-late "
+                               "training).", ge=0.0, le=1.0)
     train_limit: int | None = option(None, "Keep N training problems of each domain, a random "
                                      "subset drawn with run.seed; null = all. A smaller pool "
                                      "makes epochs, and so history resampling, come sooner.",
@@ -210,6 +216,13 @@ class RewardsConfig:
                                   "(DAPO: 4096 of 20480).", ge=1)
     verify_timeout: float = option(2.0, "Seconds per math check and per code test case; a "
                                    "timeout gives reward 0 with the reason counted.", gt=0)
+    math_extraction: str = option("strict", "How the math reward finds a completion's answer: "
+                                  "strict = the last \\boxed{} or <answer> tag only (the "
+                                  "format is part of the task, a number that merely appears "
+                                  "earns nothing); lenient = also 'final answer is', "
+                                  "'Answer:' lines, the last math span, the last number (the "
+                                  "default of `srpo-mini eval` and `verify-math`). See "
+                                  "docs/math_verifier.md.", choices=("strict", "lenient"))
     code_memory_mb: int = option(512, "Address-space limit of each sandboxed program.", ge=16)
     verify_workers: int | None = option(None, "Parallel verifier processes; null = CPU cores.",
                                         ge=1)

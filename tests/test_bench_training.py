@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("experiment", ["resampling", "stages"])
+@pytest.mark.parametrize("experiment", ["resampling", "sweep", "stages"])
 def test_quick_mode(tmp_path, tiny_base_dir, experiment):
     import bench_training
 
@@ -21,14 +21,26 @@ def test_quick_mode(tmp_path, tiny_base_dir, experiment):
     assert bench_training.main([experiment, "--quick", "--out", str(tmp_path), *workers,
                                 f"model.name_or_path={tiny_base_dir}"]) == 0
     result = json.loads((tmp_path / f"training_{experiment}_quick.json").read_text())
+    report = (tmp_path / f"training_{experiment}_quick.md").read_text()
+    assert (tmp_path / f"training_{experiment}_quick.png").stat().st_size > 0
+    if experiment == "sweep":
+        # two shares, SRPO and GRPO at each, one row per share
+        assert sorted(result["shares"]) == ["0.0", "0.25"]
+        for entry in result["shares"].values():
+            assert sorted(entry["runs"]) == ["none", "srpo"]
+            assert all(0.0 <= r["zero_std_late"] <= 1.0 for r in entry["runs"]["none"])
+        assert "| 0.0 |" in report and "| 0.25 |" in report
+        return
     names = ("srpo", "none", "dapo") if experiment == "resampling" else \
         ("two_stages", "mixed_from_start", "math_only")
     assert sorted(result["runs"]) == sorted(names)
-    report = (tmp_path / f"training_{experiment}_quick.md").read_text()
     assert all(f"| {name} |" in report for name in names)
-    assert (tmp_path / f"training_{experiment}_quick.png").stat().st_size > 0
     if experiment == "resampling":
         assert all(run["zero_std_curve"] for runs in result["runs"].values() for run in runs)
+        for run in result["runs"]["none"]:
+            first, last = run["length"]
+            assert first > 0 and last > 0 and 0.0 <= run["zero_std_late"] <= 1.0
+            assert len(run["greedy"]) == len(run["curve"])
         # --reuse reads the finished runs back: the same figures without training again
         assert bench_training.main([experiment, "--quick", "--out", str(tmp_path), "--reuse",
                                     f"model.name_or_path={tiny_base_dir}"]) == 0

@@ -4,27 +4,26 @@ schema, and that every gold answer verifies in each of its written forms.
 Checks that the same seed gives the same problems and another seed others; that no eval
 problem (by id, prompt, or canonical key, so no renamed code task either) appears in any
 train split or SFT pool of several seeds; that every math level 1-5 and code level 1-3 is
-present in both splits; that rows pass schema validation and survive the `datasets`
-round trip; that each math gold verifies in every listed form (`\\frac{3}{4}`, `3/4`,
-`0.75`; `x = 5`, `5`) while its slips do not; that gold programs pass their tests and
-slipped programs fail; and that completions fit the tiny preset's 64 new tokens.
+present in both splits, and `easy_share` sets the easy level's share of the math pool;
+that the worked reasoning of a sum is its running sums; that rows pass schema validation
+and survive the `datasets` round trip; that each math gold verifies in a box while its
+slips (off by one) do not; that gold programs pass their tests and slipped programs fail;
+and that completions fit the tiny preset's 80 new tokens.
 
 Run: python -m pytest tests/test_synthetic.py -q
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import pytest
 
 from srpo_mini.data.schema import from_dataset, load_problems, validate_records
 from srpo_mini.data.synthetic import (
-    CODE_LEVELS, MATH_LEVELS, fraction_forms, generate, make_tiny_world, split_of,
+    CODE_LEVELS, EASY_LEVEL, MATH_LEVELS, generate, make_tiny_world, split_of,
 )
 from srpo_mini.prompts import format_completion
 
-SMALL = dict(math_train_per_level=40, math_eval_per_level=10, code_train_per_level=12,
+SMALL = dict(math_train=200, math_eval_per_level=10, code_train_per_level=12,
              code_eval_per_level=6)
 
 
@@ -50,7 +49,7 @@ def test_same_seed_same_world_other_seed_other_world():
 
 def test_default_sizes_and_every_level_in_both_splits(world):
     """Math levels 1-5 and code levels 1-3, with the default counts per level."""
-    for split, math_n, code_n in (("train", 150, 60), ("eval", 40, 20)):
+    for split, math_n, code_n in (("train", 120, 60), ("eval", 40, 20)):
         for domain, levels, n in (("math", MATH_LEVELS, math_n), ("code", CODE_LEVELS, code_n)):
             counts = {}
             for p in world[split][domain]:
@@ -62,6 +61,41 @@ def test_prefix_of_a_split_keeps_every_level(world):
     """Levels are interleaved, so `eval_limit`-style prefixes stay balanced."""
     first = world.eval["math"][:10]
     assert sorted(p.difficulty for p in first) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+
+
+@pytest.mark.parametrize("easy_share, easy, other", [
+    (0.0, 0, 150), (0.25, 150, 112), (0.5, 300, 75), (0.75, 450, 37)])
+def test_easy_share_sets_the_easy_levels_share_of_the_math_pool(easy_share, easy, other):
+    """easy_share of the 600 math training problems are two-term sums, the rest split
+    evenly (rounded down) over levels 2-5; the held-out split keeps 40 of every level, and
+    a prefix of the pool keeps the proportion."""
+    world = make_tiny_world(seed=0, easy_share=easy_share)
+    counts = {level: 0 for level in MATH_LEVELS}
+    for p in world.train["math"]:
+        counts[p.difficulty] += 1
+    assert counts == {level: easy if level == EASY_LEVEL else other for level in MATH_LEVELS}
+    assert {p.difficulty for p in world.eval["math"]} == set(MATH_LEVELS)
+    assert len(world.eval["math"]) == 200
+    prefix = world.train["math"][:100]
+    assert abs(sum(p.difficulty == EASY_LEVEL for p in prefix) - 100 * easy_share) <= 1
+    with pytest.raises(ValueError, match="easy_share must be in"):
+        make_tiny_world(seed=0, easy_share=1.5)
+
+
+def test_sums_are_worked_out_as_running_sums():
+    """Level L sums L+1 numbers in 1..24; the reasoning adds one term per step."""
+    for level in MATH_LEVELS:
+        for w in generate("math", level, 20, seed=0):
+            terms = [int(t) for t in w.problem.prompt.removeprefix("Compute ").rstrip(".")
+                     .split("+")]
+            assert len(terms) == level + 1 and all(1 <= t <= 24 for t in terms)
+            steps = w.reasoning.split(", ")
+            assert len(steps) == level
+            total = terms[0]
+            for step, term in zip(steps, terms[1:]):
+                assert step == f"{total}+{term}={total + term}"
+                total += term
+            assert w.problem.answer == str(total) and w.answer == f"\\boxed{{{total}}}"
 
 
 def test_splits_disjoint_by_construction_across_seeds():
@@ -98,6 +132,7 @@ def test_code_ids_ignore_the_function_name():
     ("math:2+3*2", "eval"),
     ("math:3+4*2", "eval"),
     ("math:1/2+1/4", "train"),
+    ("math:7+15+9", "train"),
     ("code:add:k=3", "train"),
 ])
 def test_split_of_is_a_fixed_function_of_the_key(key, expected):
@@ -119,7 +154,7 @@ def test_rows_validate_and_round_trip_through_datasets(world, tmp_path):
     """Every row fits the schema; Dataset export and JSONL files load back identically."""
     rows = _rows(world, "train") + _rows(world, "eval")
     problems = validate_records(rows, file="tiny")
-    assert len(problems) == len(rows) == 750 + 180 + 200 + 60
+    assert len(problems) == len(rows) == 600 + 180 + 200 + 60
     datasets = world.to_datasets()
     assert datasets["eval"].num_rows == 260
     back = from_dataset(datasets["eval"])
@@ -132,17 +167,7 @@ def test_rows_validate_and_round_trip_through_datasets(world, tmp_path):
 
     assert cli_make_data(Args) == 0
     loaded = load_problems([tmp_path / "tiny" / "train.jsonl", tmp_path / "tiny" / "eval.jsonl"])
-    assert len(loaded) == 1190
-
-
-@pytest.mark.parametrize("fraction, forms", [
-    (Fraction(3, 4), ("\\frac{3}{4}", "3/4", "0.75")),
-    (Fraction(7, 8), ("\\frac{7}{8}", "7/8", "0.875")),
-    (Fraction(1, 3), ("\\frac{1}{3}", "1/3")),          # no terminating decimal
-    (Fraction(5, 1), ("5",)),
-])
-def test_fraction_forms(fraction, forms):
-    assert fraction_forms(fraction) == forms
+    assert len(loaded) == 1040
 
 
 def test_math_golds_verify_in_every_written_form_and_slips_do_not(world):
@@ -170,11 +195,7 @@ def test_math_golds_verify_in_every_written_form_and_slips_do_not(world):
     wrong = [(label, r.reason) for label, r, want in zip(labels, results, expected)
              if r.correct != want]
     assert wrong == []
-    n_forms: dict[int, set] = {}
-    for p in world.eval["math"]:
-        n_forms.setdefault(p.difficulty, set()).add(len(world.worked[p.id].forms))
-    assert 3 in n_forms[3]  # fractions: \frac, a/b and a decimal where it terminates
-    assert n_forms[5] == {3}  # equations: "x = v", "x=v" and "v"
+    assert len(results) == 4 * (200 + 200)  # each: one form, the worked answer, two slips
 
 
 def test_code_golds_pass_and_slips_fail():
@@ -192,7 +213,7 @@ def test_code_golds_pass_and_slips_fail():
 
 
 def test_worked_completions_are_short(world):
-    """Completions (answer or slip, EOS included) fit the tiny preset's 64 new tokens."""
+    """Completions (answer or slip, EOS included) fit the tiny preset's 80 new tokens."""
     from srpo_mini.model import build_tokenizer
 
     tokenizer = build_tokenizer()
@@ -202,7 +223,7 @@ def test_worked_completions_are_short(world):
         for answer in (worked.answer, *worked.slips):
             n = len(tokenizer(format_completion(worked.reasoning, answer)).input_ids) + 1
             lengths.setdefault(problem.domain, []).append(n)
-    assert max(lengths["math"]) <= 60
+    assert max(lengths["math"]) <= 72
     assert max(lengths["code"]) <= 64
-    assert 25 <= sum(lengths["math"]) / len(lengths["math"]) <= 45
+    assert 25 <= sum(lengths["math"]) / len(lengths["math"]) <= 50
     assert 30 <= sum(lengths["code"]) / len(lengths["code"]) <= 55

@@ -54,7 +54,7 @@ def load_run_problems(data, seed: int = 0) -> tuple[list[Problem], list[Problem]
     else:
         from .synthetic import make_tiny_world
 
-        world = make_tiny_world(seed=TINY_WORLD_SEED)
+        world = make_tiny_world(seed=TINY_WORLD_SEED, easy_share=data.easy_share)
         train, held_out = world.problems("train"), world.problems("eval")
         if data.eval_files or data.eval_hub:
             held_out = (load_problems(data.eval_files) if data.eval_files else []) \

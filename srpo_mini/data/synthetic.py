@@ -1,18 +1,21 @@
 """The offline tiny world: seeded synthetic math and code problems with worked solutions.
 
 The default run needs problems that a 1M-parameter model can partly solve on a CPU, with
-verifiable answers and a difficulty gradient, and no download. This module generates them
-from seeded templates, in the schema of `schema.py`, together with a short worked solution
-for each (the material of the cold-start SFT in `srpo_mini.base`):
+verifiable answers, a difficulty gradient, and room to get better by reasoning more. This
+module generates them from seeded templates, in the schema of `schema.py`, together with
+a worked solution for each (the material of the cold-start SFT in `srpo_mini.base`):
 
-    math  level 1  integer arithmetic with precedence    Compute 3+4*5.          23
-          level 2  negative numbers                      Compute -7*3+(-4).      -25
-          level 3  fractions (several written forms)     Compute 1/2+1/4.        \\frac{3}{4}
-          level 4  percentages                           What is 75% of 80?      60
-          level 5  linear equations                      Solve 3x+4=19.          x = 5
-    code  level 1  call-based, one operation             f(x) returns x plus 3
-          level 2  call-based, lists and conditions      the sum of xs above 4
-          level 3  stdin/stdout programs                 read n, print n times 3
+    math  level L  a sum of L+1 numbers in 1..24     Compute 7+15+9.    31
+                   worked out as running sums         7+15=22, 22+9=31
+    code  level 1  call-based, one operation          f(x) returns x plus 3
+          level 2  call-based, lists and conditions   the sum of xs above 4
+          level 3  stdin/stdout programs              read n, print n times 3
+
+Every step of a running sum is easy for a tiny model; the whole sum in one answer token is
+not, once there are three terms or more. So working a problem out is what earns reward,
+because of the model's own limits (the "show your work" scratchpad effect). Level 1 (two
+terms) is the easy level, often solved even directly; `easy_share` sets its share of the
+math training pool, the knob that decides how many of GRPO's groups end all-correct.
 
 Disjoint splits by construction: every problem has a canonical key (the expression, or
 the code family and its constants, without the function name), and the SHA-256 of that
@@ -21,9 +24,8 @@ rule does not depend on the seed, so for a fixed `eval_fraction` no eval problem
 renamed copy of an eval code task) can appear in any train split or SFT set of any seed.
 Within a split problems are deduplicated by key.
 
-Each `Worked` example also lists plausible slips of its final answer (off by one, or the
-sign flipped where the level has negative numbers; a constant off by one in a program),
-which `srpo_mini.base` uses for its noisy cold start.
+Each `Worked` example also lists plausible wrong answers (`slips`: off by one; a constant
+off by one in a program), negative cases for the verifiers' tests; no SFT data uses them.
 
 Differences from the paper: SRPO trains on competition math and LiveCodeBench-style code;
 this world is a stand-in of the same shape (boxed math answers, call-based and stdin tests)
@@ -35,8 +37,6 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
-from fractions import Fraction
-from math import lcm
 from pathlib import Path
 from typing import Callable
 
@@ -44,7 +44,6 @@ from .schema import Problem, to_dataset, write_jsonl
 
 SOURCE = "tiny_world"
 EVAL_FRACTION = 0.2
-MATH_LEVELS = {1: "precedence", 2: "negatives", 3: "fractions", 4: "percentages", 5: "linear"}
 CODE_LEVELS = {1: "call, one operation", 2: "call, lists and conditions", 3: "stdin/stdout"}
 
 
@@ -89,15 +88,6 @@ def _key_id(key: str) -> str:
 
 
 # ----------------------------------------------------------------------------- math
-def _num(v: int | Fraction) -> str:
-    """A number as an operand inside an expression: negatives in parentheses."""
-    return f"({v})" if v < 0 else str(v)
-
-
-def _apply(a: int, op: str, b: int) -> int:
-    return a + b if op == "+" else a - b if op == "-" else a * b
-
-
 def _int_slips(value: int, signed: bool) -> tuple[str, ...]:
     slips = [value + 1, value - 1] + ([-value] if signed and value != 0 else [])
     return tuple(str(s) for s in slips)
@@ -107,126 +97,30 @@ def _boxed(text: str) -> str:
     return f"\\boxed{{{text}}}"
 
 
-def _two_ops(rng: random.Random, low: int, high: int, signed: bool) -> _Draft | None:
-    """`a o1 b o2 c` with * before + and -, reduced one operation at a time.
+def _chain_sum(rng: random.Random, terms: int) -> _Draft:
+    """`a+b+c+...` of `terms` numbers in 1..24, worked out as running sums.
 
-    The reasoning rewrites the expression, replacing one operation by its value per step:
-    `3+5*5=3+25=28` (each step copies the previous one except where it computes).
+    The reasoning adds one term per step, `7+15=22, 22+9=31, 31+3=34`: every step is a
+    sum of two numbers, which a ~1M-parameter model does reliably, while the whole sum
+    in one token (a direct answer) is beyond it once there are more than two terms.
     """
-    pick = lambda: rng.choice([v for v in range(low, high + 1) if v != 0])  # noqa: E731
-    a, b, c = pick(), pick(), pick()
-    o1, o2 = rng.choice("+-*"), rng.choice("+-*")
-    if o2 == "*" and o1 != "*":  # precedence: the second operation goes first
-        first = _apply(b, o2, c)
-        result = _apply(a, o1, first)
-        middle = f"{a}{o1}{_num(first)}"
-    else:
-        first = _apply(a, o1, b)
-        result = _apply(first, o2, c)
-        middle = f"{first}{o2}{_num(c)}"
-    values = (a, b, c, first, result)
-    if signed != any(v < 0 for v in values):  # level 1: none negative; level 2: some
-        return None
-    expr = f"{a}{o1}{_num(b)}{o2}{_num(c)}"
-    return _Draft(key=f"math:{expr}", prompt=f"Compute {expr}.",
-                  reasoning=f"{expr}={middle}={result}",
-                  answer=_boxed(str(result)), gold=str(result), forms=(str(result),),
-                  slips=tuple(_boxed(s) for s in _int_slips(result, signed)))
+    values = [rng.randint(1, 24) for _ in range(terms)]
+    expr = "+".join(map(str, values))
+    steps, total = [], values[0]
+    for value in values[1:]:
+        steps.append(f"{total}+{value}={total + value}")
+        total += value
+    return _Draft(key=f"math:{expr}", prompt=f"Compute {expr}.", reasoning=", ".join(steps),
+                  answer=_boxed(str(total)), gold=str(total), forms=(str(total),),
+                  slips=tuple(_boxed(s) for s in _int_slips(total, signed=False)))
 
 
-def _frac_text(f: Fraction, latex: bool) -> str:
-    if f.denominator == 1:
-        return str(f.numerator)
-    if latex:
-        sign = "-" if f < 0 else ""
-        return f"{sign}\\frac{{{abs(f.numerator)}}}{{{f.denominator}}}"
-    return f"{f.numerator}/{f.denominator}"
-
-
-def fraction_forms(f: Fraction) -> tuple[str, ...]:
-    """Every written form a fraction answer may take: LaTeX, a/b, and a terminating decimal."""
-    forms = [_frac_text(f, latex=True)]
-    if f.denominator != 1:
-        forms.append(_frac_text(f, latex=False))
-        d = f.denominator
-        while d % 2 == 0:
-            d //= 2
-        while d % 5 == 0:
-            d //= 5
-        if d == 1:  # terminating decimal
-            forms.append(format(float(f), "g"))
-    return tuple(forms)
-
-
-def _fractions(rng: random.Random) -> _Draft | None:
-    """p1/d1 ± p2/d2 with one denominator a multiple of the other; answer in lowest terms."""
-    d1 = rng.choice([2, 3, 4, 5, 6])
-    d2 = d1 * rng.choice([1, 2])
-    if rng.random() < 0.5:
-        d1, d2 = d2, d1
-    p1, p2 = rng.randint(1, d1 - 1), rng.randint(1, d2 - 1)
-    op = rng.choice("+-")
-    result = Fraction(p1, d1) + Fraction(p2, d2) if op == "+" else Fraction(p1, d1) - Fraction(p2, d2)
-    if result <= 0:
-        return None
-    common = lcm(d1, d2)
-    n1, n2 = p1 * common // d1, p2 * common // d2
-    total = n1 + n2 if op == "+" else n1 - n2
-    chain = [f"{p1}/{d1}{op}{p2}/{d2}"]
-    if d1 != common or d2 != common:  # bring both to the common denominator
-        chain.append(f"{n1}/{common}{op}{n2}/{common}")
-    chain.append(f"{total}/{common}")
-    if result.denominator != common:  # reduce to lowest terms
-        chain.append(_frac_text(result, latex=False))
-    slips = [Fraction(result.numerator + s, result.denominator) for s in (1, -1)]
-    slips = [s for s in slips if s != 0]
-    expr = f"{p1}/{d1}{op}{p2}/{d2}"
-    return _Draft(key=f"math:{expr}", prompt=f"Compute {expr}.", reasoning="=".join(chain),
-                  answer=_boxed(_frac_text(result, latex=True)), gold=_frac_text(result, True),
-                  forms=fraction_forms(result),
-                  slips=tuple(_boxed(_frac_text(s, latex=True)) for s in slips))
-
-
-_PERCENTS = {5: (1, 20), 10: (1, 10), 20: (1, 5), 25: (1, 4), 30: (3, 10), 40: (2, 5),
-             50: (1, 2), 75: (3, 4), 80: (4, 5)}
-
-
-def _percentages(rng: random.Random) -> _Draft:
-    """p% of a base that makes the answer whole: p% = n/d, base/d, then times n."""
-    percent = rng.choice(sorted(_PERCENTS))
-    n, d = _PERCENTS[percent]
-    base = d * rng.randint(1, 25)
-    part = base // d
-    steps = [f"{percent}%={n}/{d}", f"{base}/{d}={part}"]
-    if n > 1:
-        steps.append(f"{part}*{n}={part * n}")
-    result = part * n
-    return _Draft(key=f"math:{percent}%of{base}", prompt=f"What is {percent}% of {base}?",
-                  reasoning=", ".join(steps), answer=_boxed(str(result)), gold=str(result),
-                  forms=(str(result),),
-                  slips=tuple(_boxed(s) for s in _int_slips(result, signed=False)))
-
-
-def _linear(rng: random.Random) -> _Draft:
-    """a*x + b = c with an integer solution; isolate a*x, then divide."""
-    a, x = rng.randint(2, 4), rng.randint(-5, 9)
-    b = rng.choice([v for v in range(-9, 10) if v != 0])
-    c = a * x + b
-    undo = f"{c}-{b}" if b > 0 else f"{c}+{-b}"
-    steps = [f"{a}x={undo}={a * x}", f"x={_num(a * x)}/{a}={x}"]
-    equation = f"{a}x{'+' if b > 0 else '-'}{abs(b)}={c}"
-    return _Draft(key=f"math:{equation}", prompt=f"Solve {equation}.", reasoning=", ".join(steps),
-                  answer=_boxed(f"x={x}"), gold=f"x = {x}", forms=(f"x = {x}", f"x={x}", str(x)),
-                  slips=tuple(_boxed(f"x={s}") for s in _int_slips(x, signed=True)))
-
-
+# Level L sums L+1 terms: level 1 (two terms) is the easy level, solved even by a direct
+# answer most of the time; levels 3-5 are solved almost only by working them out.
+MATH_LEVELS = {level: f"{level + 1} terms" for level in range(1, 6)}
 MATH_GENERATORS: dict[int, Callable[[random.Random], _Draft | None]] = {
-    1: lambda rng: _two_ops(rng, 1, 5, signed=False),
-    2: lambda rng: _two_ops(rng, -5, 5, signed=True),
-    3: _fractions,
-    4: _percentages,
-    5: _linear,
-}
+    level: (lambda rng, terms=level + 1: _chain_sum(rng, terms)) for level in MATH_LEVELS}
+EASY_LEVEL = 1
 
 
 # ----------------------------------------------------------------------------- code
@@ -466,28 +360,49 @@ class TinyWorld:
         return datasets.DatasetDict({s: to_dataset(self.problems(s)) for s in ("train", "eval")})
 
 
-def make_tiny_world(seed: int = 0, *, math_train_per_level: int = 150,
-                    math_eval_per_level: int = 40, code_train_per_level: int = 60,
-                    code_eval_per_level: int = 20,
+def make_tiny_world(seed: int = 0, *, math_train: int = 600, math_eval_per_level: int = 40,
+                    code_train_per_level: int = 60, code_eval_per_level: int = 20,
+                    easy_share: float | None = None,
                     eval_fraction: float = EVAL_FRACTION) -> TinyWorld:
     """The offline tiny world: train and eval problems of both domains, every level.
 
+    Args:
+        math_train: math training problems over all levels.
+        easy_share: the share of them from the easy level (`EASY_LEVEL`, two terms), the
+            rest split evenly over the other levels; None = every level the same share.
+            The held-out split always has `math_eval_per_level` of every level.
     Returns a `TinyWorld` (math levels 1-5, code levels 1-3), deterministic for the seed,
     with train and eval disjoint by canonical key (see the module docstring).
     """
-    sizes = {("math", "train"): math_train_per_level, ("math", "eval"): math_eval_per_level,
-             ("code", "train"): code_train_per_level, ("code", "eval"): code_eval_per_level}
+    if easy_share is not None and not 0.0 <= easy_share <= 1.0:
+        raise ValueError(f"easy_share must be in [0, 1], got {easy_share}")
+    share = 1 / len(MATH_LEVELS) if easy_share is None else easy_share
+    n_easy = round(share * math_train)
+    n_other = (math_train - n_easy) // (len(MATH_LEVELS) - 1)
+    sizes = {("math", "train", level): n_easy if level == EASY_LEVEL else n_other
+             for level in MATH_LEVELS}
+    sizes.update({("math", "eval", level): math_eval_per_level for level in MATH_LEVELS})
+    sizes.update({("code", split, level): n for level in CODE_LEVELS
+                  for split, n in (("train", code_train_per_level),
+                                   ("eval", code_eval_per_level))})
     splits: dict[str, dict[str, list[Problem]]] = {"train": {}, "eval": {}}
     worked: dict[str, Worked] = {}
     for domain, levels in (("math", MATH_LEVELS), ("code", CODE_LEVELS)):
         for split in ("train", "eval"):
-            per_level = [generate(domain, level, sizes[(domain, split)], seed=seed,
+            per_level = [generate(domain, level, sizes[(domain, split, level)], seed=seed,
                                   split=split, eval_fraction=eval_fraction) for level in levels]
-            # Round-robin over levels, so that any prefix (a `limit`) keeps every level.
-            items = [w for row in zip(*per_level) for w in row]
+            items = _interleave(per_level)
             splits[split][domain] = [w.problem for w in items]
             worked.update((w.problem.id, w) for w in items)
     return TinyWorld(train=splits["train"], eval=splits["eval"], worked=worked)
+
+
+def _interleave(rows: list[list[Worked]]) -> list[Worked]:
+    """Items spread evenly by their position in their row, so that any prefix (a `limit`)
+    keeps every level in proportion: round-robin when rows are the same length."""
+    keyed = [((i + 0.5) / len(row), r, item) for r, row in enumerate(rows)
+             for i, item in enumerate(row)]
+    return [item for *_, item in sorted(keyed, key=lambda k: k[:2])]
 
 
 def cli_make_data(args) -> int:
