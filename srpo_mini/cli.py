@@ -34,6 +34,10 @@ def _add_verify_math(p):
     p.add_argument("--output", default="-", help="JSONL results; - is stdout")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds per check (hard limit)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument("--extraction", choices=("lenient", "strict"), default="lenient",
+                   help="how a completion's answer is found: lenient = box, answer tag, "
+                        "'final answer is', 'Answer:' line, last math span, last number; "
+                        "strict = box or answer tag only (docs/math_verifier.md)")
 
 
 def _add_verify_code(p):

@@ -370,38 +370,43 @@ def test_fast_path_agrees_with_comparator():
 
 
 EXTRACTION = [
-    (r"so the answer is \boxed{5}.", "5"),
-    (r"\boxed{3} first, then \boxed{4}", "4"),
-    (r"\boxed{\frac{1}{2}}", r"\frac{1}{2}"),
-    (r"\fbox{7}", "7"),
-    (r"\boxed{\{1,2\}}", r"\{1,2\}"),
-    (r"\boxed{3} and then \boxed{4", "3"),
-    (r"\boxed 5", "5"),
-    ("<think> 2+2 </think> <answer> 42 </answer>", "42"),
-    ("<answer> $\\frac12$ </answer>", "$\\frac12$"),
-    (r"<answer> the result: \boxed{9} </answer>", "9"),
-    ("The final answer is $5$. I hope", "5"),
-    ("Final answer: 12", "12"),
-    ("the final answer is 3/4.", "3/4"),
-    ("I think it is 42 but I am not sure", None),
-    ("", None),
-    (format_completion("3*4=12", r"\boxed{12}"), "12"),
+    # completion,                                          strict,        lenient
+    (r"so the answer is \boxed{5}.", "5", "5"),
+    (r"\boxed{3} first, then \boxed{4}", "4", "4"),
+    (r"\boxed{\frac{1}{2}}", r"\frac{1}{2}", r"\frac{1}{2}"),
+    (r"\fbox{7}", "7", "7"),
+    (r"\boxed{\{1,2\}}", r"\{1,2\}", r"\{1,2\}"),
+    (r"\boxed{3} and then \boxed{4", "3", "3"),
+    (r"\boxed 5", "5", "5"),
+    ("<think> 2+2 </think> <answer> 42 </answer>", "42", "42"),
+    ("<answer> $\\frac12$ </answer>", "$\\frac12$", "$\\frac12$"),
+    (r"<answer> the result: \boxed{9} </answer>", "9", "9"),
+    ("The final answer is $5$. I hope", None, "5"),  # strict: a box or a tag only
+    ("Final answer: 12", None, "12"),
+    ("the final answer is 3/4.", None, "3/4"),
+    ("I think it is 42 but I am not sure", None, "42"),  # lenient's last step: a number
+    ("", None, None),
+    (format_completion("3*4=12", r"\boxed{12}"), "12", "12"),
 ]
 
 
-@pytest.mark.parametrize("completion,expected", EXTRACTION)
-def test_extraction(completion, expected):
-    """Last complete box, else the <answer> tag, else "final answer is"; else None."""
-    assert extract_answer(completion) == expected
+@pytest.mark.parametrize("completion,strict,lenient", EXTRACTION)
+def test_extraction(completion, strict, lenient):
+    """Last complete box, else the <answer> tag; lenient mode then tries "final answer
+    is" and the rest of the chain (tests/test_math_extract.py covers every step)."""
+    assert extract_answer(completion, "strict") == strict, f"strict: {completion!r}"
+    assert extract_answer(completion, "lenient") == lenient, f"lenient: {completion!r}"
 
 
 def test_extraction_feeds_verification():
     """A completion is judged on its extracted answer; none found is a reason of its own."""
     ok = verify_math(format_completion("1/2+1/4", r"\boxed{\frac{3}{4}}"), "0.75")
     assert (ok.correct, ok.extracted) == (True, r"\frac{3}{4}")
-    missing = verify_math("the answer is 0.75", "0.75")
+    missing = verify_math("the answer is 0.75", "0.75", mode="strict")
     assert (missing.correct, missing.reason, missing.extracted) == \
         (False, "no answer found", None)
+    lenient = verify_math("the answer is 0.75", "0.75", mode="lenient")
+    assert (lenient.correct, lenient.extracted) == (True, "0.75")
     wrapped_gold = verify_math(r"\boxed{2}", r"$\boxed{2}$")
     assert wrapped_gold.correct is True
 

@@ -203,13 +203,15 @@ def test_from_config_reads_the_config_fields():
         format_weight, code_pass_fraction, overlong_buffer = 0.2, True, 8
         truncation = "soft_overlong"
         verify_timeout, code_memory_mb, verify_workers = 3.0, 256, 1
+        math_extraction = "lenient"
     config = RewardConfig.from_config(Rewards, max_new_tokens=32)
     assert (config.format_weight, config.code_pass_fraction, config.truncation,
             config.overlong_buffer, config.max_length) == (0.2, True, "soft_overlong", 8, 32)
     verifier = FakeVerifier()
     score([MATH], ["right"], config=config, check_fn=verifier, completion_lengths=[1])
     assert verifier.calls[0][1] == {"code_pass_fraction": True, "timeout": 3.0,
-                                    "memory_mb": 256, "workers": 1}
+                                    "memory_mb": 256, "workers": 1,
+                                    "math_extraction": "lenient"}
 
 
 def test_select_and_concat_keep_rows_aligned():
@@ -234,7 +236,8 @@ def test_verifier_options_override_the_config():
     verifier = FakeVerifier()
     score([MATH], ["right"], check_fn=verifier, verifier_options={"timeout": 9.0})
     assert verifier.calls[0][1] == {"code_pass_fraction": False, "timeout": 9.0,
-                                    "memory_mb": 512, "workers": None}
+                                    "memory_mb": 512, "workers": None,
+                                    "math_extraction": "strict"}
 
 
 def test_through_the_real_verifiers():

@@ -5,14 +5,15 @@ through adapters (`data.train_hub`), or nothing: then the offline tiny world is 
 fixed synthetic world the tiny base model was made for (world seed 0, whatever the run's
 seed). `train_limit` / `eval_limit` keep N problems per domain: a seeded random subset for
 training (the run's seed) and always the same subset for evaluation (seed 0), so runs
-with different seeds are evaluated on the same problems.
+with different seeds are evaluated on the same problems. A math gold answer the verifier
+cannot read is an error here, naming file, row and gold (`check_math_golds`).
 """
 
 from __future__ import annotations
 
 import random
 
-from .schema import Problem, load_problems
+from .schema import DataError, Problem, load_problems
 
 TINY_WORLD_SEED = 0
 
@@ -30,13 +31,48 @@ def _subset(problems: list[Problem], limit: int | None, seed: int) -> list[Probl
     return [p for p in problems if p.id in keep]
 
 
+def check_math_golds(problems: list[Problem], file: str, rows: list[int] | None = None) -> None:
+    """Raise `DataError` (file, row, gold) when the math verifier cannot read a gold answer.
+
+    Such a problem would give every rollout reward 0, silently; so it is an error at load
+    time. `rows[i]` is the row of problems[i] in `file` (default: i + 1).
+    """
+    from ..verifiers.math import check_golds
+
+    math = [(i, p) for i, p in enumerate(problems) if p.domain == "math"]
+    checks = check_golds([p.answer for _, p in math])
+    bad = [(i, p, c) for (i, p), c in zip(math, checks) if not c.readable]
+    if bad:
+        i, problem, check = bad[0]
+        raise DataError(f"the math verifier cannot read the gold answer {problem.answer!r} "
+                        f"({check.kind}: {check.reason}); {len(bad)} of {len(math)} math "
+                        f"golds here cannot, and every rollout of such a problem would get "
+                        f"reward 0. Fix or remove those rows (srpo_mini.verifiers.math."
+                        f"check_golds lists them)", file=file,
+                        row=rows[i] if rows else i + 1, field="answer")
+
+
+def _from_files(files) -> list[Problem]:
+    """Problems of schema files, every math gold checked (the error names file and row)."""
+    problems = load_problems(files)
+    try:
+        check_math_golds(problems, "<files>")
+    except DataError:
+        for file in files:  # name the file and the row of the first unreadable gold
+            check_math_golds(load_problems([file]), str(file))
+        raise
+    return problems
+
+
 def _from_hub(entries) -> list[Problem]:
     from .adapters import load_hub_dataset
 
     problems: list[Problem] = []
     for entry in entries:
-        problems += load_hub_dataset(entry.path, adapter=entry.adapter, config=entry.subset,
-                                     split=entry.split, limit=entry.limit)
+        loaded = load_hub_dataset(entry.path, adapter=entry.adapter, config=entry.subset,
+                                  split=entry.split, limit=entry.limit)
+        check_math_golds(loaded, entry.path)
+        problems += loaded
     return problems
 
 
@@ -47,9 +83,9 @@ def load_run_problems(data, seed: int = 0) -> tuple[list[Problem], list[Problem]
     training set is empty or shares ids with the held-out set.
     """
     if data.train_files or data.train_hub:
-        train = (load_problems(data.train_files) if data.train_files else []) \
+        train = (_from_files(data.train_files) if data.train_files else []) \
             + _from_hub(data.train_hub)
-        held_out = (load_problems(data.eval_files) if data.eval_files else []) \
+        held_out = (_from_files(data.eval_files) if data.eval_files else []) \
             + _from_hub(data.eval_hub)
     else:
         from .synthetic import make_tiny_world
@@ -57,7 +93,7 @@ def load_run_problems(data, seed: int = 0) -> tuple[list[Problem], list[Problem]
         world = make_tiny_world(seed=TINY_WORLD_SEED, easy_share=data.easy_share)
         train, held_out = world.problems("train"), world.problems("eval")
         if data.eval_files or data.eval_hub:
-            held_out = (load_problems(data.eval_files) if data.eval_files else []) \
+            held_out = (_from_files(data.eval_files) if data.eval_files else []) \
                 + _from_hub(data.eval_hub)
     train = _subset(train, data.train_limit, seed)
     held_out = _subset(held_out, data.eval_limit, 0)

@@ -37,7 +37,8 @@ class CheckResult:
 
 def check_completions(problems, completions: list[str], *, code_pass_fraction: bool = False,
                       timeout: float = 2.0, memory_mb: int = 512,
-                      workers: int | None = None) -> list[CheckResult]:
+                      workers: int | None = None,
+                      math_extraction: str = "lenient") -> list[CheckResult]:
     """Verify each completion against its problem.
 
     Args:
@@ -48,6 +49,8 @@ def check_completions(problems, completions: list[str], *, code_pass_fraction: b
         timeout: seconds per math check and per code test case.
         memory_mb: address-space limit of each sandboxed program.
         workers: parallel verifier processes (default: the verifiers' own default).
+        math_extraction: how a math answer is found, "lenient" or "strict" (training
+            rewards pass `rewards.math_extraction`); see `math_extract`.
     Returns:
         N `CheckResult`s, in input order.
     """
@@ -76,7 +79,8 @@ def check_completions(problems, completions: list[str], *, code_pass_fraction: b
         rows = by_domain["math"]
         verdicts = verify_math_batch([completions[i] for i in rows],
                                      [problems[i].answer for i in rows],
-                                     timeout=timeout, workers=workers)
+                                     timeout=timeout, workers=workers,
+                                     mode=math_extraction)
         for i, verdict in zip(rows, verdicts):
             results[i] = CheckResult(verdict.correct, float(verdict.correct), verdict.reason)
     if by_domain["code"]:

@@ -109,13 +109,13 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .math_extract import extract_answer
+from .math_extract import EXTRACTION_MODES, extract_answer, gold_answer, prose_kind
 from .math_normalize import leading_choice, normalize, numbers_agree, simple_number
-from .math_policy import DEFAULT_TIMEOUT, MAX_ANSWER_CHARS, WORKER_MEMORY_MB
+from .math_policy import DEFAULT_TIMEOUT, MAX_ANSWER_CHARS, MAX_EXTRACT_CHARS, WORKER_MEMORY_MB
 from .workers import WorkerPool
 
 __all__ = ["MathResult", "verify_math", "verify_math_batch", "extract_answer",
-           "cli_verify_math"]
+           "GoldCheck", "check_golds", "cli_verify_math"]
 
 _TARGET = "srpo_mini.verifiers.math_compare:compare_task"
 _POOL: WorkerPool | None = None
@@ -135,27 +135,33 @@ class MathResult:
 
 
 def verify_math(completion: str, gold: str, *, extract: bool = True,
-                timeout: float = DEFAULT_TIMEOUT) -> MathResult:
+                timeout: float = DEFAULT_TIMEOUT, mode: str = "lenient") -> MathResult:
     """Check one completion (or, with `extract=False`, one bare answer) against `gold`.
 
     timeout: hard wall-clock limit in seconds for the parse-and-compare step.
+    mode: answer extraction, "lenient" (the full fallback chain) or "strict" (a box or an
+        answer tag only); see `math_extract`.
     Returns a MathResult; never raises.
     """
     return verify_math_batch([completion], [gold], extract=extract, timeout=timeout,
-                             workers=1)[0]
+                             workers=1, mode=mode)[0]
 
 
 def verify_math_batch(completions: list[str], golds: list[str], *, extract: bool = True,
-                      timeout: float = DEFAULT_TIMEOUT,
-                      workers: int | None = None) -> list[MathResult]:
+                      timeout: float = DEFAULT_TIMEOUT, workers: int | None = None,
+                      mode: str = "lenient") -> list[MathResult]:
     """Check completions[i] against golds[i] for all i, spread over worker processes.
 
     completions, golds: equal-length lists (B*G completions, each with its gold).
     workers: processes to use (default: the number of CPU cores).
+    mode: answer extraction, "lenient" or "strict" (see `verify_math`).
     Returns one MathResult per pair, in order; never raises.
     """
+    if mode not in EXTRACTION_MODES:
+        return [MathResult(False, f"error: extraction mode {mode!r} is not one of "
+                           f"{EXTRACTION_MODES}", None, 0.0)] * len(completions)
     try:
-        items = [(c, g, extract) for c, g in zip(completions, golds, strict=True)]
+        items = [(c, g, extract and mode) for c, g in zip(completions, golds, strict=True)]
     except (TypeError, ValueError) as err:
         n = len(completions) if hasattr(completions, "__len__") else 0
         return [MathResult(False, f"error: bad batch ({err})", None, 0.0)] * n
@@ -174,7 +180,8 @@ class _Job:
 
 
 def _verify(items, timeout: float, workers: int | None) -> list[MathResult]:
-    """items: (completion_or_answer, gold, extract) triples."""
+    """items: (completion_or_answer, gold, extract) triples; extract is False (a bare
+    answer) or the extraction mode."""
     results: list = [None] * len(items)
     pending: list[_Job] = []
     gold_cache: dict = {}
@@ -224,7 +231,9 @@ def _in_process(text, gold, extract: bool, gold_cache: dict):
     if not isinstance(gold, str) or not gold.strip():
         return False, "error: empty gold answer", None
     if extract:
-        answer = extract_answer(text) if isinstance(text, str) else None
+        if isinstance(text, str) and len(text) > MAX_EXTRACT_CHARS:
+            return False, f"completion too long ({len(text)} characters)", None
+        answer = extract_answer(text, extract) if isinstance(text, str) else None
         if answer is None:
             return False, "no answer found", None
     elif not isinstance(text, str):
@@ -234,12 +243,14 @@ def _in_process(text, gold, extract: bool, gold_cache: dict):
     if len(answer) > MAX_ANSWER_CHARS:
         return False, f"answer too long ({len(answer)} characters)", answer[:200]
     if gold not in gold_cache:
-        gold_cache[gold] = normalize(gold)
+        gold_cache[gold] = normalize(gold_answer(gold))
     g, c = gold_cache[gold], normalize(answer)
     if not c.text:
         return False, "empty answer", answer
     if g.key == c.key:
         return True, "equal: same string", answer
+    if g.words != c.words:  # `\\text{}` words carry meaning: compared, never dropped
+        return False, "unequal: different words", answer
     if g.kind == "choice":
         letter = c.text if c.kind == "choice" else leading_choice(c.text)
         if letter == g.text:
@@ -254,6 +265,59 @@ def _in_process(text, gold, extract: bool, gold_cache: dict):
             return True, "equal: same number", answer
         return False, "unequal: different numbers", answer
     return _Job(g.text, c.text, answer)
+
+
+@dataclass(frozen=True)
+class GoldCheck:
+    """Can the verifier read a gold answer? kind: "math", "choice", "words" (readable), or
+    "free text", "proof" (prose the verifier does not judge), or "unreadable"; reason:
+    the parser's message for the last three."""
+
+    gold: str
+    kind: str
+    reason: str
+
+    @property
+    def readable(self) -> bool:
+        return self.kind in ("math", "choice", "words")
+
+
+def check_golds(golds: list[str], *, timeout: float = DEFAULT_TIMEOUT,
+                workers: int | None = None) -> list[GoldCheck]:
+    """Read every gold answer the way `verify_math` will, without a candidate.
+
+    Golds that only the parser can read are parsed in the worker pool, under `timeout`.
+    Returns one GoldCheck per gold, in order; never raises.
+    """
+    checks: list = [None] * len(golds)
+    pending = []
+    for index, gold in enumerate(golds):
+        if not isinstance(gold, str) or not gold.strip():
+            checks[index] = GoldCheck(str(gold), "unreadable", "empty gold answer")
+            continue
+        answer = normalize(gold_answer(gold))
+        if answer.kind in ("choice", "text"):
+            checks[index] = GoldCheck(gold, {"text": "words"}.get(answer.kind, answer.kind), "")
+        elif simple_number(answer.text) is not None:
+            checks[index] = GoldCheck(gold, "math", "")
+        else:
+            pending.append((index, answer.text))
+    if pending:
+        try:
+            outcomes = _pool(workers).map([(text, None) for _, text in pending],
+                                          timeout=float(timeout), max_workers=workers)
+        except Exception as err:  # e.g. no processes can be started
+            outcomes = [None] * len(pending)
+            failure = f"verifier workers unavailable ({type(err).__name__})"
+        for (index, _), outcome in zip(pending, outcomes):
+            if outcome is not None and outcome.status == "ok" and outcome.value[0]:
+                checks[index] = GoldCheck(golds[index], "math", "")
+                continue
+            reason = (failure if outcome is None else str(outcome.value[1])
+                      if outcome.status == "ok" else f"{outcome.status}: {outcome.detail}")
+            checks[index] = GoldCheck(golds[index], prose_kind(golds[index]) or "unreadable",
+                                      reason)
+    return checks
 
 
 def _pool(workers: int | None) -> WorkerPool:
@@ -308,7 +372,8 @@ def cli_verify_math(args) -> int:
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    items = [(row["completion"], row["gold"], True) if "completion" in row
+    mode = getattr(args, "extraction", "lenient")
+    items = [(row["completion"], row["gold"], mode) if "completion" in row
              else (row["answer"], row["gold"], False) for row in rows]
     start = time.perf_counter()
     results = _verify(items, args.timeout, args.workers)

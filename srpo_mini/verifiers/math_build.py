@@ -29,12 +29,15 @@ Degrees = sympy.Function("Degrees")  # `30\degree`: read as 30 or as pi/6
 GREEK = set("alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa "
             "lambda mu nu xi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta "
             "Theta Lambda Xi Sigma Upsilon Phi Psi Omega".split())
+ACCENTS = {"\\vec", "\\overrightarrow", "\\bar", "\\hat", "\\tilde", "\\dot", "\\ddot",
+           "\\widehat", "\\widetilde", "\\overline"}
 CONSTANTS = {"\\pi": sympy.pi, "\\infty": sympy.oo, "\\emptyset": sympy.EmptySet,
              "\\Pi": sympy.Symbol("Pi")}
 FUNCTIONS = {
     "\\sin": sympy.sin, "\\cos": sympy.cos, "\\tan": sympy.tan, "\\sec": sympy.sec,
     "\\csc": sympy.csc, "\\cot": sympy.cot, "\\arcsin": sympy.asin, "\\arccos": sympy.acos,
-    "\\arctan": sympy.atan, "\\sinh": sympy.sinh, "\\cosh": sympy.cosh, "\\tanh": sympy.tanh,
+    "\\arctan": sympy.atan, "\\arccot": sympy.acot, "\\arcsec": sympy.asec,
+    "\\arccsc": sympy.acsc, "\\coth": sympy.coth, "\\sech": sympy.sech, "\\csch": sympy.csch, "\\sinh": sympy.sinh, "\\cosh": sympy.cosh, "\\tanh": sympy.tanh,
     "\\ln": sympy.log, "\\log": sympy.log, "\\exp": sympy.exp,
 }
 INVERSE = {"\\sin": sympy.asin, "\\cos": sympy.acos, "\\tan": sympy.atan}

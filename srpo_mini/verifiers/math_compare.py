@@ -26,6 +26,7 @@ Closeness of two numbers (after evaluation to EVAL_DIGITS digits):
 
 from __future__ import annotations
 
+import hashlib
 import random
 from fractions import Fraction
 
@@ -35,7 +36,7 @@ import sympy
 from .math_normalize import within_tolerance
 from .math_parse import Assignment, BareList, Degrees, ParseError, Parsed, Percent, parse_answer
 from .math_policy import (EVAL_DIGITS, EXACT_MATCH_DIGITS, MAX_POINT_TRIES, MIN_VALID_POINTS,
-                          RANDOM_POINTS)
+                          POINT_SCALES, RANDOM_POINTS, TINY_DIGITS)
 
 _EXACT_TOLERANCE = mpmath.mpf(10) ** -EXACT_MATCH_DIGITS
 _NOISE_FLOOR = mpmath.mpf(10) ** -(EVAL_DIGITS - 10)  # cancellation noise near zero
@@ -85,11 +86,18 @@ class Comparator:
     decimal in one entry of a tuple does not loosen the others).
     """
 
-    def __init__(self, gold: Parsed, candidate: Parsed):
+    def __init__(self, gold: Parsed, candidate: Parsed, seed: int = 0):
         self.decimals = {**gold.decimals, **candidate.decimals}
+        self.seed = seed  # of the sample points; `compare` derives it from the two answers
 
     # --- entry point: readings of percent / degree markers ---------------------------
     def compare(self, gold, candidate) -> tuple[bool, str]:
+        # mpmath numbers carry the working precision: without this, every value built
+        # below would be rounded to 53 bits (16 digits), far short of EXACT_MATCH_DIGITS.
+        with mpmath.workdps(EVAL_DIGITS + 10):
+            return self._compare(gold, candidate)
+
+    def _compare(self, gold, candidate) -> tuple[bool, str]:
         gold_readings, candidate_readings = _readings(gold), _readings(candidate)
         if len(gold_readings) > 1 and len(candidate_readings) > 1:
             gold_readings, candidate_readings = gold_readings[:1], candidate_readings[:1]
@@ -232,7 +240,7 @@ class Comparator:
             return True
         c = None
         valid = 0
-        for point in _points(f.free_symbols | g.free_symbols):
+        for point in _points(f.free_symbols | g.free_symbols, self.seed):
             fv, gv = _to_mpc(f.xreplace(point)), _to_mpc(g.xreplace(point))
             if fv is None or gv is None:
                 continue
@@ -299,6 +307,8 @@ class Comparator:
             if _simplifies_to_zero(a - b):
                 return True, "equal: symbolic (simplify)"
             return False, "unequal: could not evaluate"
+        if not approximate and max(abs(av), abs(bv)) <= _NOISE_FLOOR:
+            return _tiny_constants(a, b)
         if self._close(av, bv, approximate, self._ulp(a, b)):
             return True, "equal: within decimal tolerance" if approximate else "equal: numeric"
         return False, "unequal: different values"
@@ -310,7 +320,7 @@ class Comparator:
         if _small_polynomial_like(difference) and sympy.expand(difference) == 0:
             return True, "equal: symbolic (expand)"
         valid, approximate = 0, self._approximate(a, b)
-        for point in _points(a.free_symbols | b.free_symbols):
+        for point in _points(a.free_symbols | b.free_symbols, self.seed):
             av, bv = _to_mpc(a.xreplace(point)), _to_mpc(b.xreplace(point))
             if av is None or bv is None:
                 continue
@@ -338,14 +348,45 @@ def _show(value, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _points(symbols):
-    """MAX_POINT_TRIES substitutions {symbol: rational in about [-3, 3]}, fixed seed;
-    non-integers avoid the poles and branch points that sit on integers."""
+def _points(symbols, seed: int = 0):
+    """MAX_POINT_TRIES substitutions {symbol: rational}, the policy of docs/math_verifier.md.
+
+    Magnitudes cycle through (0.1, 3], (0.1, 30] and (0.1, 300], with both signs at each
+    scale (`\\max(x, -5)` and `x` differ only below -5); denominators are drawn from
+    [1000, 9999], so no fixed multiplier makes L x an integer at every point
+    (`\\sin(L \\pi x)`); the generator is seeded from the two answers (`seed`), so a
+    verdict is reproducible but the points cannot be known before the answer is written.
+    Non-integers avoid the poles and branch points that sit on integers.
+    """
     ordered = sorted(symbols, key=str)
-    rng = random.Random(_SEED)
-    for _ in range(MAX_POINT_TRIES):
-        yield {s: sympy.Rational(rng.choice([-1, 1]) * rng.randint(13, 300),
-                                 rng.randint(97, 113)) for s in ordered}
+    rng = random.Random(_SEED * 1_000_003 + seed)
+    for k in range(MAX_POINT_TRIES):
+        scale = POINT_SCALES[(k // 2) % len(POINT_SCALES)]
+        point = {}
+        for j, symbol in enumerate(ordered):
+            denominator = rng.randint(1000, 9999)
+            numerator = rng.randint(denominator // 10 + 1, scale * denominator)
+            point[symbol] = sympy.Rational((-1) ** (k + j) * numerator, denominator)
+        yield point
+
+
+def _tiny_constants(a, b) -> tuple[bool, str]:
+    """Two constants both below the noise floor at EVAL_DIGITS: decided at TINY_DIGITS.
+
+    `e^{-100}` is not 0 (its value is exact to every digit); a true zero that cancels
+    badly in evaluation (a nested radical minus its denesting) stays below 10^-(TINY_DIGITS
+    - 10) however precisely it is evaluated.
+    """
+    try:
+        with mpmath.workdps(TINY_DIGITS + 10):
+            diff, size = (sympy.Abs(v).evalf(TINY_DIGITS) for v in (a - b, sympy.Max(
+                sympy.Abs(a), sympy.Abs(b))))
+            diff, size = mpmath.mpf(diff), mpmath.mpf(size)
+            if diff <= mpmath.mpf(10) ** -(TINY_DIGITS - 10) or diff <= _EXACT_TOLERANCE * size:
+                return True, "equal: numeric"
+    except (TypeError, ValueError, ArithmeticError, AttributeError, RecursionError):
+        return False, "unequal: could not evaluate"
+    return False, "unequal: different values"
 
 
 def _simplifies_to_zero(expr) -> bool:
@@ -454,20 +495,25 @@ def _readings(value) -> list:
     return [dropped, converted]
 
 
-def compare(gold_text: str, candidate_text: str) -> tuple[bool, str]:
-    """Parse two normalized answers and compare them: (equal, reason)."""
+def compare(gold_text: str, candidate_text: str | None) -> tuple[bool, str]:
+    """Parse two normalized answers and compare them: (equal, reason). Without a
+    candidate, only parse the gold: (parsed, reason)."""
     try:
         gold = parse_answer(gold_text)
     except ParseError as err:
         return False, f"gold not parsed: {err}"
+    if candidate_text is None:
+        return True, "gold parsed"
     try:
         candidate = parse_answer(candidate_text)
     except ParseError as err:
         return False, f"answer not parsed: {err}"
-    return Comparator(gold, candidate).compare(gold.value, candidate.value)
+    digest = hashlib.sha256(f"{gold_text}\x00{candidate_text}".encode()).digest()
+    return Comparator(gold, candidate, int.from_bytes(digest[:8], "big")).compare(
+        gold.value, candidate.value)
 
 
-def compare_task(gold_text: str, candidate_text: str) -> list:
+def compare_task(gold_text: str, candidate_text: str | None) -> list:
     """Worker entry point: `compare` with every failure turned into a verdict."""
     try:
         equal, reason = compare(gold_text, candidate_text)

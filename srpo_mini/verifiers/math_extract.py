@@ -1,19 +1,26 @@
 """Find the final answer in a completion, and strip the wrappers off a gold answer.
 
-Extraction order (the first that finds something wins):
+Two extraction modes (the first step that finds something wins):
 
-    1. the last complete `\\boxed{...}` or `\\fbox{...}` (braces matched, `\\{` and `\\}`
-       do not count), or `\\boxed 5` without braces;
-    2. the content of the last complete `<answer> ... </answer>` pair
-       (`srpo_mini.prompts.extract_answer_tag`);
-    3. the text after the last "final answer is" / "final answer:" up to the end of its
-       line or sentence.
+    strict   1. the last complete `\\boxed{...}` / `\\fbox{...}` (braces matched, `\\{`
+                and `\\}` do not count), or `\\boxed 5` without braces;
+             2. the content of the last complete `<answer> ... </answer>` pair.
+    lenient  1-2 as strict, then
+             3. the text after the last "final answer is" / "the answer is" / "final
+                answer:", up to the end of its line or sentence;
+             4. the last line that opens with "Answer:", "A:" or "####";
+             5. the last math span: `$$...$$`, `\\[...\\]`, `\\(...\\)` or `$...$`;
+             6. the last number written in the text.
 
-Nothing else is tried: a completion that states no answer in one of these forms gets no
-answer, so the reward cannot be earned by a number that happens to appear in the text.
+Strict is for training rewards where the answer format is part of the task (a number
+that happens to appear in the text earns nothing); lenient reads answers the way people
+and other models write them, for evaluation and `srpo-mini verify-math`. Which mode each
+entry point uses by default, and why, is in docs/math_verifier.md.
 
-Every function here is a linear scan of its input (no backtracking regular expression,
-no nested loop over the text), so it runs in the calling process on inputs of any size.
+Bounded: a completion longer than `MAX_EXTRACT_CHARS` has no answer (it is not scanned:
+a window would cut a box in two), and every function here is a linear scan (no
+backtracking regular expression, no nested loop), so extraction runs in the calling
+process on inputs of any size.
 """
 
 from __future__ import annotations
@@ -21,10 +28,21 @@ from __future__ import annotations
 import re
 
 from ..prompts import ANSWER_CLOSE, extract_answer_tag
+from .math_policy import MAX_EXTRACT_CHARS
 
+EXTRACTION_MODES = ("strict", "lenient")
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
-_FINAL_ANSWER_RE = re.compile(r"final\s+answer\s*(?:is\b\s*:?|:|=)?\s*", re.IGNORECASE)
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_FINAL_ANSWER_RE = re.compile(r"(?:final\s+answer|\bthe\s+answer)\s*(?:is\b\s*:?|:|=)\s*"
+                              r"|final\s+answer\s*", re.IGNORECASE)
 _UNBRACED_BOX_RE = re.compile(r"\s+([^\s$]+)")
+# "Answer: 18", "**Answer:** 18", "A: 18", "#### 18" at the start of a line.
+_ANSWER_LINE_RE = re.compile(
+    r"^[ \t>*_#]*(?:(?:final\s+)?answer|A)[ \t*_]*[:：][ \t*_]*(.*)$|^[ \t]*####[ \t]*(.*)$",
+    re.IGNORECASE | re.MULTILINE)
+_MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$([^$]+?)\$",
+                           re.DOTALL)
+_NUMBER_RE = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:\s*/\s*\d+)?")
 
 
 def match_braces(text: str) -> dict[int, int]:
@@ -47,63 +65,202 @@ def match_braces(text: str) -> dict[int, int]:
     return pairs
 
 
+def all_boxed(text: str) -> list[str]:
+    """Contents of every complete `\\boxed{...}` / `\\fbox{...}` in `text`, in order,
+    outermost boxes only (a box inside a box is part of its content)."""
+    found, end_of_last = [], -1
+    pairs = None
+    for match in _BOX_RE.finditer(text):
+        start = match.start()
+        if start < end_of_last:
+            continue  # inside the previous box
+        j = match.end()
+        while j < len(text) and text[j] in " \t":
+            j += 1
+        if j < len(text) and text[j] == "{":
+            pairs = match_braces(text) if pairs is None else pairs
+            if j in pairs:
+                found.append(text[j + 1:pairs[j]])
+                end_of_last = pairs[j]
+            continue
+        unbraced = _UNBRACED_BOX_RE.match(text, match.end())
+        if unbraced:  # `\boxed 5` (TeX takes one token; models write the whole answer)
+            found.append(unbraced.group(1).rstrip(".,;"))
+            end_of_last = unbraced.end()
+    return found
+
+
 def last_boxed(text: str) -> str | None:
     """Content of the last complete `\\boxed{...}` / `\\fbox{...}` in `text`, or None.
 
     A box whose closing brace is missing (a truncated completion) is skipped in favour of
     the one before it.
     """
-    starts = [m.start() for m in re.finditer(r"\\(?:boxed|fbox)(?![A-Za-z])", text)]
-    if not starts:
-        return None
-    pairs = match_braces(text)
-    for start in reversed(starts):
-        command = "\\boxed" if text.startswith("\\boxed", start) else "\\fbox"
-        after = start + len(command)
-        j = after
-        while j < len(text) and text[j] in " \t":
-            j += 1
-        if j < len(text) and text[j] == "{":
-            if j in pairs:
-                return text[j + 1:pairs[j]]
-            continue
-        unbraced = _UNBRACED_BOX_RE.match(text, after)
-        if unbraced:  # `\boxed 5` (TeX takes one token; models write the whole answer)
-            return unbraced.group(1)
-    return None
+    boxes = all_boxed(text)
+    return boxes[-1] if boxes else None
 
 
 def final_answer_phrase(text: str) -> str | None:
-    """The answer after the last "final answer is" / "final answer:", or None."""
+    """The answer after the last "final answer is" / "the answer is", or None."""
     last = None
     for last in _FINAL_ANSWER_RE.finditer(text):
         pass
     if last is None:
         return None
-    rest = text[last.end():last.end() + 2000]
-    line = rest.split("\n", 1)[0].strip()
-    if line.startswith("$"):  # `$...$` or `$$...$$`: take the math
-        body = line.lstrip("$")
-        end = body.find("$")
-        return body[:end].strip() if end >= 0 else body.strip()
+    return _answer_in_line(text[last.end():last.end() + 2000].split("\n", 1)[0])
+
+
+def _answer_in_line(line: str) -> str | None:
+    """The answer a line states: its first math span if it opens with one, else the
+    line up to the end of its first sentence."""
+    line = line.strip().strip("*_").strip()
+    span = _MATH_SPAN_RE.match(line)
+    if span:
+        return next(group for group in span.groups() if group is not None).strip()
     sentence = re.split(r"\.(?:\s|$)", line, maxsplit=1)[0]
-    return sentence.strip() or None
+    return sentence.strip().rstrip(".") or None
 
 
-def extract_answer(completion: str) -> str | None:
-    """The final answer stated in a completion, by the order in the module docstring."""
+def answer_line(text: str) -> str | None:
+    """The answer on the last line opening with "Answer:", "A:" or "####", or None."""
+    last = None
+    for last in _ANSWER_LINE_RE.finditer(text):
+        pass
+    if last is None:
+        return None
+    body = last.group(1) if last.group(1) is not None else last.group(2)
+    return _answer_in_line(body)
+
+
+def last_math_span(text: str) -> str | None:
+    """Content of the last `$$..$$`, `\\[..\\]`, `\\(..\\)` or `$..$` span, or None.
+
+    Found from the end with `rfind` (linear): the latest closing delimiter, then the
+    opener before it.
+    """
+    dollar = _last_unescaped(text, "$", len(text))
+    ends = [(text.rfind("\\]"), "\\["), (text.rfind("\\)"), "\\("), (dollar, "$")]
+    close, opener = max(ends)
+    if close < 0:
+        return None
+    if opener == "$" and close > 0 and text[close - 1] == "$":
+        opener, close = "$$", close - 1
+        start = text.rfind("$$", 0, close)
+    elif opener == "$":
+        start = _last_unescaped(text, "$", close)
+    else:
+        start = text.rfind(opener, 0, close)
+    if start < 0:
+        return None
+    content = text[start + len(opener):close].strip()
+    return content or None
+
+
+def _last_unescaped(text: str, char: str, end: int) -> int:
+    """Index of the last `char` before `end` that is not escaped by a backslash, or -1."""
+    index = text.rfind(char, 0, end)
+    while index > 0 and text[index - 1] == "\\":
+        index = text.rfind(char, 0, index - 1)
+    return index
+
+
+def last_number(text: str) -> str | None:
+    """The last number written in the text (`1,234`, `-0.5`, `3/4`), or None."""
+    last = None
+    for last in _NUMBER_RE.finditer(text):
+        pass
+    return None if last is None else last.group(0)
+
+
+def extract_answer(completion: str, mode: str = "lenient") -> str | None:
+    """The final answer stated in a completion, by the steps of `mode` (module docstring).
+
+    mode: "strict" (box or answer tag only) or "lenient" (the full fallback chain).
+    Returns the answer text, or None when no step finds one.
+    """
     if not isinstance(completion, str):
         return None
-    boxed = last_boxed(completion)
+    if mode not in EXTRACTION_MODES:
+        raise ValueError(f"extraction mode {mode!r} is not one of {EXTRACTION_MODES}")
+    if len(completion) > MAX_EXTRACT_CHARS:
+        return None
+    text = completion
+    boxed = last_boxed(text)
     if boxed is not None:
         return boxed
-    close = completion.rfind(ANSWER_CLOSE)
+    close = text.rfind(ANSWER_CLOSE)
     if close >= 0:  # search only up to the last close tag: keeps the regex linear
-        tagged = extract_answer_tag(completion[:close + len(ANSWER_CLOSE)])
+        tagged = extract_answer_tag(text[:close + len(ANSWER_CLOSE)])
         if tagged is not None:
             boxed = last_boxed(tagged)
             return boxed if boxed is not None else tagged
-    return final_answer_phrase(completion)
+    if mode == "strict":
+        return None
+    for step in (final_answer_phrase, answer_line, last_math_span, last_number):
+        found = step(text)
+        if found is not None:
+            return found
+    return None
+
+
+_SPAN_OR_TEXT_RE = re.compile(r"\$\$?([^$]*)\$\$?|([^$]+)")
+_SEPARATOR_PROSE_RE = re.compile(r"[\s,;.]*(?:(?:and|or|\\quad|\\qquad)[\s,;.]*)*",
+                                 re.IGNORECASE)
+_LABEL_RE = re.compile(r"^[A-Za-z][A-Za-z ]{0,40}(?:is|are)?\s*:\s*(?=[$\\(\[\d-])")
+_SENTENCE_SPAN_RE = re.compile(r"[A-Za-z][A-Za-z ,]{0,60}\b(?:is|are|equals)\s*(\$[^$]+\$)\s*\.?")
+_BROKEN_SPAN_RE = re.compile(r"(?<=[-+=(,]) ?\$\s+\$ ?")  # `$56 x^6 +$ $60 x^2$`: one span
+_QUALIFIER_RE = re.compile(r"(?<=\$)\s*,?\s*(?:for\s+(?:all|any|every|each)|where)\b[^$]*"
+                           r"(?:\$[^$]*\$[^$]*)?$", re.IGNORECASE)
+_YES_NO_RE = re.compile(r"(yes|no)\b\s*[.,;:!]\s*\S", re.IGNORECASE)
+
+
+def gold_answer(gold: str) -> str:
+    """The answer a dataset's gold label states, in the form `normalize` reads.
+
+    Every `\\boxed{}` of the label, joined by commas (`\\boxed{2} and \\boxed{3}`,
+    `x \\in \\boxed{[1, 2]}`); else the label without a leading "Solution is:"; math
+    spans separated only by "and" / "or" / commas / `\\quad` joined by commas
+    (`$x=1$ and $y=2$`); the span of "The mode is $1/3$."; a "Yes." / "No." that opens an explanation, alone.
+    A qualifier after the answer ("for all real numbers $t$") is dropped. Anything else
+    is returned as it is.
+    """
+    text = gold.strip()
+    boxes = all_boxed(text) if len(text) <= MAX_EXTRACT_CHARS else []
+    if boxes:
+        return ", ".join(box.strip() for box in boxes)
+    yes_no = _YES_NO_RE.match(text)
+    if yes_no:
+        return yes_no.group(1)
+    text = _LABEL_RE.sub("", text)
+    text = _QUALIFIER_RE.sub("", _BROKEN_SPAN_RE.sub(" ", text))
+    sentence = _SENTENCE_SPAN_RE.fullmatch(text)
+    if sentence:  # "The mode is $1/3$."
+        return sentence.group(1)
+    if text.count("$") >= 4:  # several spans: an answer list if only separators sit between
+        spans, prose = [], []
+        for match in _SPAN_OR_TEXT_RE.finditer(text):
+            (spans if match.group(1) is not None else prose).append(match.group(0))
+        if all(_SEPARATOR_PROSE_RE.fullmatch(p) for p in prose):
+            return ", ".join(span.strip("$").strip() for span in spans)
+    return text
+
+
+_PROSE_WORD_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_ARGUMENT_WORDS = frozenset("because since thus therefore hence suppose let proof prove "
+                            "otherwise contradiction if then consider".split())
+
+
+def prose_kind(gold: str) -> str | None:
+    """"proof" or "free text" when a gold label is prose, not an answer; else None.
+
+    Prose: at least five words of two or more letters outside math spans (`$...$`)
+    and commands. "proof" when the prose argues (because, since, suppose, ...).
+    """
+    outside = re.sub(r"\$[^$]*\$|\\[A-Za-z]+", " ", gold)
+    words = [w.lower() for w in _PROSE_WORD_RE.findall(outside)]
+    if len(words) < 5:
+        return None
+    return "proof" if _ARGUMENT_WORDS.intersection(words) else "free text"
 
 
 _WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
@@ -121,7 +278,10 @@ def unwrap_answer(answer: str) -> str:
         for left, right in _WRAPPERS:
             if len(text) >= len(left) + len(right) and text.startswith(left) \
                     and text.endswith(right):
-                text = text[len(left):len(text) - len(right)].strip()
+                inner = text[len(left):len(text) - len(right)]
+                if left == "$" and "$" in inner:
+                    break  # `$a$ and $b$`: two spans, not one wrapper
+                text = inner.strip()
                 break
         for command in _BOX_COMMANDS:
             if text.startswith(command + "{") and text.endswith("}"):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .math_extract import unwrap_answer
-from .math_policy import RELATIVE_TOLERANCE
+from .math_policy import IGNORED_UNITS, RELATIVE_TOLERANCE
 
 _UNICODE = str.maketrans({
     "\u2212": "-", "\u2013": "-", "\u00d7": "\\times ", "\u22c5": "\\cdot ", "\u00b7": "\\cdot ",
@@ -42,7 +42,7 @@ _REWRITES = [(re.compile(p), r) for p, r in [
     (r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg)"
      r"(?![A-Za-z])", ""),
     (r"\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits|!)(?![A-Za-z])", ""),
-    (r"\\(?:quad|qquad|enspace|thinspace|medspace|thickspace|negthinspace)(?![A-Za-z])", " "),
+    (r"\\(?:enspace|thinspace|medspace|thickspace|negthinspace)(?![A-Za-z])", " "),
     (r"\\[,;: ]|~", " "),
     (r"\\[dtc]frac(?![A-Za-z])", r"\\frac"),
     (r"\\operatorname\*?\s*\{\s*([A-Za-z]+)\s*\}", r"\\\1 "),
@@ -65,18 +65,28 @@ _REWRITES = [(re.compile(p), r) for p, r in [
     (r"(?<![A-Za-z\\])(?:infinity|inf)(?![A-Za-z])", r"\\infty "),
 ]]
 
-_TEXT_COMMAND = (r"\\(?:text|textbf|textit|textrm|textsf|texttt|textnormal|mbox|mathrm|"
-                 r"mathbf|mathit|mathsf|mathtt)")
-_TEXT_RE = re.compile(_TEXT_COMMAND + r"\s*\{([^{}]*)\}(\s*\^\s*\{?\s*[23]\s*\}?)?")
+_TEXT_COMMAND = r"\\(?:text|textbf|textit|textrm|textsf|texttt|textnormal|mbox|hbox)"
+_FONT_COMMAND = r"\\(?:mathrm|mathbf|mathit|mathsf|mathtt|boldsymbol|bm)"
+_TEXT_RE = re.compile(r"(" + _TEXT_COMMAND + "|" + _FONT_COMMAND + r")\s*\{([^{}]*)\}"
+                      r"(\s*\^\s*\{?\s*[23]\s*\}?)?")
 _WHOLE_TEXT_RE = re.compile(r"\s*" + _TEXT_COMMAND + r"\s*\{([^{}]*)\}\s*\.?\s*")
+_UNIT_RE = re.compile(r"(?:" + IGNORED_UNITS + r")\.?")
+_UNIT = "\x01"  # a dropped unit, until compound units (`m / s`, `N-m`) are removed whole
+_UNIT_RUN_RE = re.compile(_UNIT + r"(?:\s*(?:/|-|\\cdot)\s*" + _UNIT + ")*")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z .'\-]*")
-_UNIT_WORDS = (
-    r"cm|mm|km|kg|mg|sec|seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|"
-    r"dollars?|cents?|units?|sq\.?\s*units?|square\s+units?|square\s+(?:feet|meters|inches|"
-    r"centimeters|miles|yards)|cubic\s+(?:units|feet|meters|inches|centimeters)|feet|foot|ft|"
-    r"inches|inch|meters?|metres?|miles?|yards?|mph|liters?|litres?|ml|pounds?|lbs?|ounces?|"
-    r"oz|people|students|ways|times|points|items|apples|marbles|books|degrees?")
-_TRAILING_UNIT_RE = re.compile(r"(?<=[\d}\s])\s+(" + _UNIT_WORDS + r")(\^\{?[23]\}?)?\s*$")
+_TRAILING_UNIT_RE = re.compile(r"(?<=[\d}\s])\s+(?=[A-Za-z]{2})(" + IGNORED_UNITS
+                               + r")(\^\{?[23]\}?)?\s*$")
+_PERCENT_WORD_RE = re.compile(r"\s*\b(?:percent|per\s+cent)\b", re.IGNORECASE)
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+_SUPERSCRIPT_RE = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
+# `4:30 p.m.`, `16:30`, `1:58 am`: a time of day, compared as minutes after midnight.
+_TIME_RE = re.compile(r"(\d{1,2}):(\d{2})\s*(?:\\text\s*\{\s*)?(?:([AaPp])\.?\s*[Mm]\.?)?"
+                      r"\s*\}?\s*\.?")
+_ASCII_RELATIONS = [(re.compile(p), r) for p, r in [
+    (r">=|=>(?!>)", r"\\ge "), (r"<=|=<", r"\\le "), (r"!=|<>", r"\\ne ")]]
+_COMMAS_RE = re.compile(r"\s*,(?:\s*,)+\s*")
+_APPROX_RE = re.compile(r"^\\approx\s*")
+_QUAD_RE = re.compile(r"\\(?:quad|qquad)(?![A-Za-z])")
 _SPACES_RE = re.compile(r"\s+")
 _MATHY_RE = re.compile(r"[\d=\\]")
 _AND_OR_RE = re.compile(r" (?:and|or) ")
@@ -94,52 +104,108 @@ _MATH_WORDS = frozenset(
 class Normalized:
     """An answer after normalization.
 
-    text: the LaTeX-dialect string handed to the parser.
-    key:  `text` without whitespace (or lower-cased words for `kind="text"`);
-          equal keys mean equal answers.
-    kind: "math", "choice" (a multiple-choice letter, the letter is `text`) or "text"
-          (a word answer such as "Monday" or "no solution").
+    text:  the LaTeX-dialect string handed to the parser.
+    key:   `text` without whitespace (or lower-cased words for `kind="text"`), plus the
+           kept words; equal keys mean equal answers.
+    kind:  "math", "choice" (a multiple-choice letter, the letter is `text`) or "text"
+           (a word answer such as "Monday", "no solution", or a time of day).
+    words: the words of `\\text{}` that are not units (lower-cased, in order); two math
+           answers with different words are different answers.
     """
 
     text: str
     key: str
     kind: str
+    words: tuple = ()
 
 
-def _text_command(match: re.Match) -> str:
-    content, power = match.group(1).strip(), match.group(2) or ""
-    if content.lower() in ("or", "and", ",", "or,"):
-        return " , "
-    if len(content) == 1 and content.isalpha():  # \mathrm{e}, \mathrm{d}
-        return f" {content}{power} "
-    if _WORD_RE.fullmatch(content):  # a unit or a label: dropped with its square/cube
-        return " \\degree " if content.lower().rstrip("s") == "degree" else " "
-    return f" {content}{power} "
+def _after_value(before: str) -> bool:
+    """Does `before` end with a value a unit can follow (`5`, `}`, `)`, a unit, `m /`)?"""
+    before = before.rstrip()
+    if before.endswith(("/", "-", "\\cdot")):
+        before = before.rstrip("/-").removesuffix("\\cdot").rstrip()
+        return before.endswith(_UNIT)
+    return bool(before) and (before[-1].isdigit() or before[-1] in "})" or
+                             before.endswith(_UNIT))
+
+
+def _replace_text_commands(text: str, words: list) -> str:
+    """`\\text{..}` and font commands: units dropped (after a value), `or` / `and` made
+    separators, other words moved to `words`, math content kept (module docstring)."""
+    out, last = [], 0
+    for match in _TEXT_RE.finditer(text):
+        out.append(text[last:match.start()])
+        last = match.end()
+        command, content, power = match.group(1), match.group(2), match.group(3) or ""
+        bare = content.replace("~", " ").strip()
+        lowered = bare.lower().rstrip(".")
+        font = not re.match(_TEXT_COMMAND, command)
+        if lowered in ("or", "and", ",", "or,", "and,"):
+            out.append(" , ")
+        elif not bare:
+            out.append(" ")
+        elif lowered.rstrip("s") == "degree":
+            out.append(" \\degree ")
+        elif lowered in ("percent", "per cent"):
+            out.append(" \\% ")
+        elif _UNIT_RE.fullmatch(bare) and _after_value("".join(out)):
+            out.append(_UNIT)  # a unit, dropped with its square or cube
+        elif font or (len(bare) == 1 and bare.isalpha()) or not _WORD_RE.fullmatch(bare):
+            out.append(f" {bare}{power} ")  # \mathrm{e}, \mathbf{v}, \text{5}: math
+        else:
+            words.append(" ".join(lowered.replace(".", "").split()))
+            out.append(" ")
+    out.append(text[last:])
+    return _UNIT_RUN_RE.sub(" ", "".join(out))
+
+
+def _time_of_day(text: str) -> str | None:
+    """`4:30 p.m.` -> "16:30", `16:30` -> "16:30" (no a.m./p.m.: a 24-hour time); None
+    when the whole answer is not a time of day."""
+    match = _TIME_RE.fullmatch(text)
+    if not match:
+        return None
+    hours, minutes, half = int(match.group(1)), int(match.group(2)), match.group(3)
+    if minutes >= 60 or hours > (12 if half else 24) or (half and hours == 0):
+        return None
+    if half:
+        hours = hours % 12 + (12 if half in "Pp" else 0)
+    return f"{hours % 24:02d}:{minutes:02d}"
 
 
 def _is_text_answer(text: str) -> bool:
-    """Words only, and at least one of 3+ letters that is not a function name."""
+    """Words only, and at least one of 3+ letters that is not a function name (or `no`)."""
     words = text.replace("-", " ").replace("'", " ").split()
     return (bool(words) and all(w.isalpha() for w in words)
-            and any(len(w) >= 3 and w.lower() not in _MATH_WORDS for w in words))
+            and (any(len(w) >= 3 and w.lower() not in _MATH_WORDS for w in words)
+                 or text.lower() == "no"))
 
 
 def normalize(answer: str) -> Normalized:
     """Normalize one answer (gold or extracted candidate); see the module docstring."""
-    text = _SPACES_RE.sub(" ", unwrap_answer(answer.replace(_ROW, "")).translate(_UNICODE))
+    text = _SUPERSCRIPT_RE.sub(lambda m: "^{" + m.group(0).translate(_SUPERSCRIPTS) + "}",
+                               unwrap_answer(answer.replace(_ROW, "")))
+    text = _SPACES_RE.sub(" ", text.translate(_UNICODE)).strip()
+    time = _time_of_day(text)
+    if time is not None:  # `4:30 \text{ p.m.}`: the half of the day is part of the answer
+        return Normalized(time, "time " + time, "text")
     whole = _WHOLE_TEXT_RE.fullmatch(text)
     if whole:  # the whole answer is \text{...}: a word answer, a letter or wrapped math
         text = whole.group(1).strip()
+    text = _PERCENT_WORD_RE.sub("%", text)  # `28 percent` is `28\%`
     text = text.replace("\\\\", _ROW)  # protect matrix row breaks from the rewrites
-    for pattern, replacement in _REWRITES:
+    for pattern, replacement in _ASCII_RELATIONS + _REWRITES:
         text = pattern.sub(replacement, text)
     text = text.replace(_ROW, " \\\\ ")
+    text = _QUAD_RE.sub(" , ", text)  # `2 \quad 3` lists two answers, it is not 6
+    words: list[str] = []
     for _ in range(2):  # \text{\textbf{B}} needs two passes
-        text = _TEXT_RE.sub(_text_command, text)
+        text = _replace_text_commands(text, words)
     text = _SPACES_RE.sub(" ", text).strip()
     if _MATHY_RE.search(text):  # `2 and 3`, `x = 1 or x = 2`; word answers keep their words
         text = _AND_OR_RE.sub(" , ", text)
-    text = text.rstrip(" .,;:")
+    text = _COMMAS_RE.sub(", ", text).strip(" ,")
+    text = _APPROX_RE.sub("", text).rstrip(" .,;:")
     unit = _TRAILING_UNIT_RE.search(text)
     if unit:  # `5 cm`, `30 degrees`; a unit glued to a number (`5cm`) is not a unit
         degree = "degree" in unit.group(1).lower()
@@ -148,13 +214,16 @@ def normalize(answer: str) -> Normalized:
     if grouped:
         text = grouped.group(1) + grouped.group(2).replace(",", "") + grouped.group(3)
     text = _SPACES_RE.sub(" ", text).strip()
+    if not text and words:  # `\text{no solution}` written inside math
+        text, words = " ".join(words), []
     choice = _CHOICE_RE.fullmatch(text)
-    if choice:
+    if choice and not words:
         return Normalized(choice.group(1), choice.group(1), "choice")
-    if _is_text_answer(text):
+    if _is_text_answer(text) and not words:
         key = " ".join(text.lower().replace("-", " ").split())
         return Normalized(text, key, "text")
-    return Normalized(text, _SPACES_RE.sub("", text), "math")
+    key = _SPACES_RE.sub("", text) + ("|" + "|".join(words) if words else "")
+    return Normalized(text, key, "math", tuple(words))
 
 
 def leading_choice(text: str) -> str | None:

@@ -38,7 +38,7 @@ import re
 import sympy
 from sympy import Integer, Rational
 
-from .math_build import (CONSTANTS, FUNCTIONS, GREEK, INVERSE, MATRICES, MULTI_ARG, RELATIONS,
+from .math_build import (ACCENTS, CONSTANTS, FUNCTIONS, GREEK, INVERSE, MATRICES, MULTI_ARG, RELATIONS,
                          SETS, Assignment, BareList, Degrees, Parsed, Percent, add, as_interval,
                          make_interval, mul, neg, require_expr, safe_factorial, safe_pow)
 from .math_policy import (MAX_BINOMIAL, MAX_COLLECTION, MAX_DETERMINANT_SIZE, MAX_MATRIX_CELLS,
@@ -57,6 +57,7 @@ class _Parser:
         self.i = 0
         self.depth = 0
         self.decimals: dict = {}
+        self._peek_value = None  # the right side of the relation being read
 
     # token helpers
     def peek(self, offset: int = 0) -> Token:
@@ -116,6 +117,7 @@ class _Parser:
         if len(ops) == 1:
             op, left, right = ops[0], sides[0], sides[1]
             if op in ("=", "\\approx", "\\in"):
+                self._peek_value = right
                 if self._is_target(left, start, side_starts[1] - 1):
                     return Assignment(left, right, "in" if op == "\\in" else "=")
                 if op != "\\in" and self._is_target(right, side_starts[1], self.i):
@@ -124,6 +126,10 @@ class _Parser:
                     raise ParseError("\\in needs a variable on its left")
             return RELATIONS[op](require_expr(left, "side"), require_expr(right, "side"),
                                   evaluate=False)
+        if all(op in ("=", "\\approx") for op in ops):
+            # `t = \frac{\ln 18}{0.1} = 10 \ln 18`: worked steps, the last side is the answer
+            return Assignment(sides[0], sides[-1]) if isinstance(sides[0], sympy.Basic) \
+                else sides[-1]
         if any(op in ("=", "\\in", "\\approx", "\\ne") for op in ops):
             raise ParseError("chained equations are not supported")
         parts = [RELATIONS[op](require_expr(a, "side"), require_expr(b, "side"),
@@ -135,6 +141,9 @@ class _Parser:
         """A variable (`x`, `x_1`, `\\theta`), a tuple of them, or `f(x)` written as such."""
         if isinstance(value, sympy.Symbol):
             return True
+        if isinstance(value, sympy.Pow) and isinstance(value.base, sympy.Symbol) \
+                and isinstance(self._peek_value, sympy.MatrixBase):
+            return True  # `B^{-1} = [[...]]`: the inverse matrix named
         if isinstance(value, sympy.Tuple):
             return all(isinstance(v, sympy.Symbol) for v in value)
         tokens = self.tokens[start:end]
@@ -361,15 +370,21 @@ class _Parser:
                     return out
             out.append(token)
 
-    def letter(self):
-        token = self.next()
-        name = token.text
+    def _subscripted(self, name: str):
+        """The symbol `name`, with the subscript that follows it (`\\omega_{d}`)."""
         if self.peek().text == "_":
             self.next()
             sub = "".join(t.text for t in self._raw_group())
             if not sub or len(sub) > 20:
                 raise ParseError("bad subscript")
             return sympy.Symbol(f"{name}_{sub}")
+        return sympy.Symbol(name)
+
+    def letter(self):
+        token = self.next()
+        name = token.text
+        if self.peek().text == "_":
+            return self._subscripted(name)
         if name == "e":
             return sympy.E
         if name == "i":
@@ -380,8 +395,13 @@ class _Parser:
         name = self.next().text
         if name in CONSTANTS:
             return CONSTANTS[name]
-        if name[1:] in GREEK:
-            return sympy.Symbol(name[1:])
+        if name[1:] in GREEK or name == "\\hbar":
+            return self._subscripted(name[1:])
+        if name in ACCENTS:  # \vec{a}, \bar{z}, \hat{F}: a symbol of its own
+            inner = "".join(t.text for t in self._raw_group())
+            if not inner or len(inner) > 20:
+                raise ParseError(f"bad {name}")
+            return self._subscripted(f"{name[1:]}({inner})")
         if name == "\\frac":
             numerator = require_expr(self.latex_arg(), "numerator")
             denominator = require_expr(self.latex_arg(), "denominator")
@@ -483,6 +503,13 @@ class _Parser:
         if self.peek().kind == "rset":
             self.next()
             return sympy.EmptySet
+        if self.peek().kind == "id" and (self.peek(1).text in ("|", ":", "\\mid")):
+            # `\{x \mid -2 \le x < 1\}`: the set is its condition, read as a set
+            self.i += 2
+            condition = self.relation()
+            if self.next().kind != "rset":
+                raise ParseError("unbalanced set braces")
+            return condition
         items = self.items(separators=(",",))
         if self.next().kind != "rset":
             raise ParseError("unbalanced set braces")
@@ -545,6 +572,17 @@ def parse_answer(text: str) -> Parsed:
     signs = _PLUS_MINUS_RE.findall(text)
     if not signs:
         return _parse_one(text)
+    parts = _split_top_level(text)
+    if len(parts) > 1:  # `\pm 1, \pm 7`: each element has its own signs
+        if len(parts) > MAX_COLLECTION:
+            raise ParseError("too many elements")
+        items, decimals = [], {}
+        for part in parts:
+            parsed = parse_answer(part)
+            value = parsed.value
+            items.extend(value.items if isinstance(value, BareList) else [value])
+            decimals.update(parsed.decimals)
+        return Parsed(BareList(tuple(items)), decimals)
     if len(signs) > MAX_PLUS_MINUS:
         raise ParseError("too many \\pm")
     branches, decimals = [], {}
@@ -559,6 +597,27 @@ def parse_answer(text: str) -> Parsed:
     if branches[0] == branches[1]:
         return Parsed(branches[0], decimals)
     return Parsed(BareList(tuple(branches)), decimals)
+
+
+def _split_top_level(text: str) -> list[str]:
+    """`text` split at the commas outside every bracket, brace and set brace."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] in "{}":
+            depth += 1 if text[i + 1] == "{" else -1
+            i += 2
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    parts.append(text[start:])
+    return [part for part in parts if part.strip()]
 
 
 def _parse_one(text: str) -> Parsed:

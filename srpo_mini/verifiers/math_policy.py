@@ -20,15 +20,36 @@ RELATIVE_TOLERANCE = 1e-6
 # first digit; an identity like sqrt(8) = 2 sqrt(2) agrees in all of them).
 EVAL_DIGITS = 40
 EXACT_MATCH_DIGITS = 25
+# Two constants that both evaluate below 10^-(EVAL_DIGITS - 10) are re-evaluated at this
+# precision: `e^{-100}` is then not 0, and a true zero is still below 10^-(TINY_DIGITS - 10).
+TINY_DIGITS = 120
 
 # --- Expressions with free symbols -------------------------------------------------
-# Compared at random rational points (fixed seed, so verdicts are reproducible):
-# equal when at least MIN_VALID_POINTS points are defined and all of them agree.
+# Compared at random rational points (seeded from the two answers, so a verdict is
+# reproducible but the points are not known in advance): equal when at least
+# MIN_VALID_POINTS points are defined and all of them agree. Magnitudes cycle through
+# POINT_SCALES, both signs at each (`\max(x, -5)` and `x` differ only below -5).
 RANDOM_POINTS = 6
 MIN_VALID_POINTS = 3
 MAX_POINT_TRIES = 16
+POINT_SCALES = (3, 30, 300)
+
+# --- Words ---------------------------------------------------------------------------
+# The one list of words the verifier ignores: units of measure written after a value
+# (`5 \text{ cm}`, `12 dollars`, `3.2 \mathrm{~m} / \mathrm{s}`). Every other word in
+# `\text{}` is kept and compared, case-insensitively (`4:30 \text{ p.m.}` is not
+# `4:30 \text{ a.m.}`; `\text{No}` is `no`). "percent" is not a unit: it is `\%`.
+IGNORED_UNITS = (
+    r"cm|mm|km|kg|mg|g|m|s|h|d|min|mins|sec|secs|seconds?|minutes?|hours?|hrs?|hr|days?|"
+    r"weeks?|months?|years?|yrs?|dollars?|cents?|units?|sq\.?\s*units?|square\s+units?|"
+    r"square\s+(?:feet|meters|metres|inches|centimeters|miles|yards)|"
+    r"cubic\s+(?:units|feet|meters|metres|inches|centimeters)|feet|foot|ft|in|inches|inch|"
+    r"meters?|metres?|miles?|mi|yards?|yd|mph|liters?|litres?|l|ml|L|mL|pounds?|lbs?|lb|"
+    r"ounces?|oz|N|J|W|V|K|Hz|kHz|MHz|GHz|Pa|kPa|eV|keV|MeV|T|nm|um|pc|kpc|Mpc|AU|ly|"
+    r"people|students|ways|times|points|items|apples|marbles|books|degrees?")
 
 # --- Safety limits (checked before anything is built) -------------------------------
+MAX_EXTRACT_CHARS = 1_000_000  # a longer completion has no answer (nothing is scanned)
 MAX_ANSWER_CHARS = 10_000  # an extracted answer longer than this is not parsed
 MAX_PARSE_CHARS = 4_000  # the parser refuses longer normalized answers
 MAX_NUMBER_DIGITS = 1_000  # digits in one numeric literal

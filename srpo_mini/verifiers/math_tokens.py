@@ -27,7 +27,8 @@ class Token:
 
 NUMBER_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+)(?![\d.]))?")
 _ENV_RE = re.compile(r"\\(begin|end)\s*\{\s*([A-Za-z]+\*?)\s*\}")
-_WORDS = sorted("arcsin arccos arctan sinh cosh tanh sin cos tan sec csc cot log ln exp "
+_WORDS = sorted("arcsin arccos arctan arccot arcsec arccsc sinh cosh tanh coth sech csch "
+                "sin cos tan sec csc cot log ln exp "
                 "sqrt pi lcm gcd max min".split(), key=len, reverse=True)
 _OPS = set("+-*/^_!()[]{},;=<>|&'")
 
@@ -106,7 +107,7 @@ def implicit_start(token: Token) -> bool:
     if token.kind in ("id", "begin"):
         return True
     if token.kind == "op":
-        return token.text in "({"
+        return token.text in "({["  # `x^2[c_1 \\cos x]`: square brackets group too
     if token.kind == "cmd":
         return token.text not in TIMES | DIVIDE | RELATION_WORDS | {
             "\\cup", "\\cap", "\\setminus", "\\pm", "\\mp", "\\%", "\\degree", "\\rfloor",
