@@ -1,11 +1,13 @@
 """Adversarial programs against the code sandbox: one property per test.
 
-Each test runs a hostile program through `verify_code` at the strongest isolation level
-this machine offers (`namespaces` on a root CI box) and checks one property: it cannot
-pass, stall the runner, escape its limits, see the caller's environment or files, reach
-the network, or forge the verdict. Properties that only some levels guarantee are
-skipped on the others (see the level table in srpo_mini/verifiers/code.py). The last
-test checks that no process or zombie of any run is left behind.
+Each test runs a hostile program through `verify_code` at the level the sandbox requires
+(`namespaces`; run as root) and checks one property: it cannot pass, stall the runner,
+escape its limits, see the caller's environment or files, reach the network, or forge
+the verdict. Where namespaces cannot be set up every test here fails, naming the cause;
+only a weaker level asked for by name (SRPO_SANDBOX_ISOLATION=userns|uid|rlimits) skips
+the properties that level does not guarantee (see docs/sandbox.md). The last test checks
+that no process or zombie of any run is left behind. The attacks of issue 14 are in
+test_code_sandbox_attacks.py.
 
 Run: python -m pytest tests/test_code_sandbox.py -q
 """
@@ -26,11 +28,26 @@ from srpo_mini.verifiers.sandbox import PROGRAM_UIDS, SANDBOX_ENV, Limits, detec
 
 try:
     LEVEL = detect_isolation()
-except RuntimeError as err:  # root without any working isolation: nothing to test here
-    pytest.skip(str(err), allow_module_level=True)
+except sandbox.SandboxUnavailable as err:  # every test below fails with this reason
+    LEVEL, UNAVAILABLE = None, str(err)
 ROOT = os.geteuid() == 0
+# A property of the namespace levels is skipped only where a weaker level was asked for.
 NAMESPACES = LEVEL in ("namespaces", "userns")
-needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason=f"isolation is {LEVEL}")
+needs_namespaces = pytest.mark.skipif(LEVEL is not None and not NAMESPACES,
+                                      reason=f"weaker level asked for: {LEVEL}")
+
+
+@pytest.fixture(autouse=True)
+def sandbox_level():
+    """Fail (never skip) every test when the required level cannot be set up."""
+    if LEVEL is None:
+        pytest.fail(UNAVAILABLE)
+    return LEVEL
+
+
+def test_the_level_is_namespaces_unless_a_weaker_one_was_asked_for():
+    """The run's level is the required one, or exactly the one named in the opt-in."""
+    assert LEVEL == (os.environ.get(sandbox.OPT_IN) or "namespaces")
 # At the rlimits level a program may signal the runner's own user: do not try it here.
 needs_signal_safety = pytest.mark.skipif(LEVEL == "rlimits", reason="rlimits level")
 TIMEOUT = 1.0
@@ -98,7 +115,7 @@ def test_memory_bomb_hits_the_memory_limit():
     assert result.outcomes[0] == "memory_limit"
 
 
-@pytest.mark.skipif(ROOT and LEVEL not in ("namespaces", "uid"),
+@pytest.mark.skipif(LEVEL is not None and ROOT and LEVEL not in ("namespaces", "uid"),
                     reason="RLIMIT_NPROC does not bind a root uid at this level")
 def test_fork_bomb_is_bounded():
     """Every fork sleeps; the program reports how many forks succeeded: at most the limit."""

@@ -168,7 +168,7 @@ def program_serve(source: str, module_name: str, calls=None) -> None:
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as err:
         send(("syntax_error", f"{type(err).__name__}: {err}"))
         return
-    namespace = {"__name__": module_name, "__builtins__": builtins}
+    namespace = program_module(module_name)
     try:
         if "class Solution" in source:  # LeetCode predefines List, Optional, ...
             exec("from typing import *", namespace)
@@ -197,6 +197,14 @@ def program_serve(source: str, module_name: str, calls=None) -> None:
             send(("unplain", type(value).__name__))
             continue
         write_all(4, data)
+
+
+def program_module(name: str) -> dict:
+    """The globals of a fresh module `name`, registered in sys.modules as a module run
+    from a file would be (dataclasses, pickle and typing look their class's module up)."""
+    module = sys.modules[name] = type(sys)(name)
+    module.__builtins__ = builtins
+    return module.__dict__
 
 
 def resolve(namespace: dict, name: str):
@@ -253,7 +261,7 @@ def program_script(source: str) -> None:
         return
     status, error = 0, None
     try:
-        exec(code, {"__name__": "__main__", "__builtins__": builtins})
+        exec(code, program_module("__main__"))
     except SystemExit as exit_:
         status = exit_code(exit_)
     except BaseException as err:
