@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -39,14 +38,9 @@ CLI = "import sys; from srpo_mini.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def verdict(source: str, tests: dict, **options) -> CodeResult:
-    options.setdefault("timeout", TIMEOUT)
-    return verify_code(textwrap.dedent(source), tests, extract=False, **options)
-
-
-def timed(source: str, tests: dict, **options) -> tuple[CodeResult, float]:
-    start = time.perf_counter()
-    result = verdict(source, tests, **options)
-    return result, time.perf_counter() - start
+    """The verdict on a program (its `seconds`: the whole verify_code call)."""
+    return verify_code(textwrap.dedent(source), tests, extract=False,
+                       **{"timeout": TIMEOUT, **options})
 
 
 # ----------------------------------------------------------------------------- the checker
@@ -159,18 +153,18 @@ def test_shared_reference_bomb_is_refused_at_once():
     paths). It used to pin the harness until the backstop; now it is malformed at once."""
     source = _own_reply("value = []", "for _ in range(64):", "    value = [value, value]")
     tests = {"fn_name": "f", "cases": [{"args": [i], "expected": i} for i in range(5)]}
-    result, seconds = timed(source, tests)
+    result = verdict(source, tests)
     assert result.outcomes == ["runtime_error"] * 5 and "malformed reply" in result.reason
-    assert seconds < TIMEOUT + SLACK
+    assert result.seconds < TIMEOUT + SLACK
 
 
 def test_expansion_bomb_is_refused_at_once():
     """A frame of ~10 KB naming one 100 KB string 2,000 times (200 MB once re-encoded for
     the runner): refused before it is decoded."""
     source = _own_reply("value = ['y' * 100_000] * 2_000")
-    result, seconds = timed(source, {"fn_name": "f", "cases": [{"args": [1], "expected": 1}]})
+    result = verdict(source, {"fn_name": "f", "cases": [{"args": [1], "expected": 1}]})
     assert result.outcomes == ["runtime_error"] and "malformed reply" in result.reason
-    assert seconds < TIMEOUT + SLACK
+    assert result.seconds < TIMEOUT + SLACK
 
 
 def test_names_reply_bomb_is_refused_at_once():
@@ -193,9 +187,9 @@ def test_names_reply_bomb_is_refused_at_once():
             return x + 1
     """
     tests = {"assert": "assert f(1) == 2\nassert f(2) == 3\n", "entry_point": "f"}
-    result, seconds = timed(source, tests)
+    result = verdict(source, tests)
     assert result.outcomes == ["runtime_error"] * 2 and "malformed reply" in result.reason
-    assert seconds < TIMEOUT + SLACK
+    assert result.seconds < TIMEOUT + SLACK
 
 
 # ----------------------------------------------------------------------------- memory

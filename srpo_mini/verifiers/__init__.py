@@ -89,7 +89,8 @@ def check_completions(problems, completions: list[str], *, code_pass_fraction: b
         rows = by_domain["code"]
         verdicts = verify_code_batch([completions[i] for i in rows],
                                      [problems[i].tests for i in rows], timeout=timeout,
-                                     memory_mb=memory_mb, workers=workers)
+                                     memory_mb=memory_mb, workers=workers,
+                                     prompts=[problems[i].prompt for i in rows])
         for i, verdict in zip(rows, verdicts):
             score = verdict.pass_fraction if code_pass_fraction else float(verdict.passed)
             results[i] = CheckResult(verdict.passed, float(score), verdict.reason)
