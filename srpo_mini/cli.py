@@ -113,7 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module_name, function_name = COMMANDS[args.command][2].split(":")
     handler = getattr(importlib.import_module(module_name), function_name)
-    return int(handler(args) or 0)
+    from .verifiers.sandbox import SandboxUnavailable
+
+    try:
+        return int(handler(args) or 0)
+    except SandboxUnavailable as err:  # the code sandbox fails closed: say why, and the opt-in
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ Result layout (every rate a float in [0, 1]):
                                            (c), pass@1, greedy_correct, greedy_completion,
                                            sample (the first sampled completion)
     result["settings"]                     template, n_samples, k_values, temperature,
-                                           max_new_tokens, seed
+                                           max_new_tokens, seed, code_isolation (the
+                                           code sandbox's level; None without code)
     result["seconds"]                      generate, verify
 
 `flat_metrics(result)` gives the `eval/{domain}/...` keys of `srpo_mini.metrics`.
@@ -43,6 +44,7 @@ from pathlib import Path
 
 from .prompts import render_prompt
 from .verifiers import check_completions
+from .verifiers.sandbox import detect_isolation, isolation_note
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -204,10 +206,11 @@ def evaluate(model, tokenizer, problems, *, template: str = "compact", n_samples
             levels[domain][level] = _rates(members, k_values, n_samples, greedy)
     for row in rows:
         del row["_length"], row["_truncated"]
+    isolation = detect_isolation() if "code" in summary else None  # cached: no new probe
     return {"summary": summary, "levels": dict(levels), "rows": rows,
             "settings": {"template": template, "n_samples": n_samples, "k_values": k_values,
                          "temperature": temperature, "max_new_tokens": max_new_tokens,
-                         "greedy": greedy, "seed": seed},
+                         "greedy": greedy, "seed": seed, "code_isolation": isolation},
             "seconds": {"generate": generated - started,
                         "verify": time.perf_counter() - generated}}
 
@@ -244,6 +247,8 @@ def format_report(result: dict) -> str:
         for level, stats in sorted(result["levels"].get(domain, {}).items()):
             lines.append(line(domain, level, stats))
         lines.append(line(domain, "all", result["summary"][domain]))
+    if isolation_note(settings.get("code_isolation")):  # a weaker code sandbox was asked for
+        lines.append(isolation_note(settings["code_isolation"]))
     return "\n".join(lines)
 
 

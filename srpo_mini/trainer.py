@@ -47,6 +47,7 @@ from .rewards import RewardConfig, compute_rewards, reason_category
 from .sampler import generate_rollouts
 from .schedule import StageSchedule
 from .update import UpdateConfig, optimize_policy
+from .verifiers.sandbox import detect_isolation
 
 LEDGER_FILE = "ledger.jsonl"
 
@@ -99,6 +100,10 @@ class Run:
         self.train_problems, self.eval_problems = load_run_problems(config.data, config.run.seed)
         domains = {p.domain for p in self.train_problems}
         validate(config, available_domains=domains)   # before any expensive work
+        # The code sandbox fails closed: no usable level stops the run here, not at its
+        # first code batch (SandboxUnavailable names the cause and the opt-in).
+        needs_code = "code" in domains | {p.domain for p in self.eval_problems}
+        self.code_isolation = detect_isolation() if needs_code else None
 
         model_path = config.model.name_or_path
         if model_path is None:
@@ -157,6 +162,8 @@ class Run:
             save_yaml(config, self.run_dir / "config.yaml")
         self.logger = MetricsLogger(self.run_dir, tensorboard=config.logging.tensorboard,
                                     resume_step=self.state.step if latest else None)
+        if self.code_isolation not in (None, "namespaces"):  # a weaker level asked for
+            self.logger.log({"step": self.state.step, "code_isolation": self.code_isolation})
         self.ledger = LedgerWriter(self.run_dir / LEDGER_FILE,
                                    resume_rows=saved["ledger_rows"] if latest else None)
         self.resumed_from = latest
