@@ -629,6 +629,26 @@ def load_hub_dataset(name_or_path: str | Path, *, adapter: str | Adapter | None 
     return adapt_rows(dataset, chosen, file=name, split=split, skip_invalid=skip_invalid)
 
 
+# --------------------------------------------------------------------------- gold labels
+
+# Where each benchmark file of ../shared/data/real keeps its gold answer, as published.
+GOLD_FIELDS = {
+    "gsm8k_test.jsonl": lambda row: convert_gsm8k(row, 0, "test")["answer"],
+    "college_math.jsonl": lambda row: row["answer"],
+    "olympiadbench.jsonl": lambda row: ", ".join(row["final_answer"]),  # a list of answers
+    "gaokao2023en.jsonl": lambda row: row["answer"],
+    "minerva_math.jsonl": lambda row: convert_math(row, 0, "test")["answer"],
+    "aime24.jsonl": lambda row: convert_math(row, 0, "test")["answer"],
+    "amc23.jsonl": lambda row: convert_math(row, 0, "test")["answer"],
+}
+
+
+def read_golds(path: str | Path) -> list[str]:
+    """The gold answers of one benchmark file named in `GOLD_FIELDS`, in row order."""
+    path = Path(path)
+    return [GOLD_FIELDS[path.name](row) for row in read_rows(path)]
+
+
 # --------------------------------------------------------------------------- HumanEval
 
 

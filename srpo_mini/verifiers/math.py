@@ -295,7 +295,12 @@ def check_golds(golds: list[str], *, timeout: float = DEFAULT_TIMEOUT,
         if not isinstance(gold, str) or not gold.strip():
             checks[index] = GoldCheck(str(gold), "unreadable", "empty gold answer")
             continue
-        answer = normalize(gold_answer(gold))
+        stated = gold_answer(gold)
+        prose = prose_kind(stated)
+        if prose is not None:  # a sentence parses as a product of letters: never math
+            checks[index] = GoldCheck(gold, prose, "prose, not an answer")
+            continue
+        answer = normalize(stated)
         if answer.kind in ("choice", "text"):
             checks[index] = GoldCheck(gold, {"text": "words"}.get(answer.kind, answer.kind), "")
         elif simple_number(answer.text) is not None:

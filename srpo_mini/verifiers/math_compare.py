@@ -222,6 +222,8 @@ class Comparator:
     # --- equations and inequalities ----------------------------------------------
     def _relations(self, a, b):
         if isinstance(a, sympy.Eq) and isinstance(b, sympy.Eq):
+            if not (a.free_symbols or b.free_symbols):  # `\\cos 2 \\approx 0.42`: the values
+                return self.equal(a.rhs, b.rhs)
             if self._proportional(a.lhs - a.rhs, b.lhs - b.rhs, positive=False):
                 return True, "equal: equivalent equations"
             return False, "unequal: different equations"

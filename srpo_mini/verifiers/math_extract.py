@@ -253,12 +253,13 @@ _ARGUMENT_WORDS = frozenset("because since thus therefore hence suppose let proo
 def prose_kind(gold: str) -> str | None:
     """"proof" or "free text" when a gold label is prose, not an answer; else None.
 
-    Prose: at least five words of two or more letters outside math spans (`$...$`)
-    and commands. "proof" when the prose argues (because, since, suppose, ...).
+    Prose: at least five words of two or more letters outside math spans (`$...$`) and
+    commands, or three around a math span ("The mode is ... $x$"). "proof" when the
+    prose argues (because, since, suppose, ...).
     """
     outside = re.sub(r"\$[^$]*\$|\\[A-Za-z]+", " ", gold)
     words = [w.lower() for w in _PROSE_WORD_RE.findall(outside)]
-    if len(words) < 5:
+    if len(words) < (3 if "$" in gold else 5):
         return None
     return "proof" if _ARGUMENT_WORDS.intersection(words) else "free text"
 
