@@ -12,8 +12,8 @@ answers that need sympy go to a pool of worker processes (`workers.py`), which i
 once, reused, and works from any thread.
 
 Pipeline (modules):
-    math_extract    the final answer: last \\boxed{} / \\fbox{}, else <answer>, else
-                    "final answer is ..."; gold answers lose $...$, \\(...\\), \\[...\\], \\boxed{}.
+    math_extract    the final answer, strict or lenient (docs/math_verifier.md); gold
+                    labels as datasets write them (`gold_answer`).
     math_normalize  bounded string normalization; decides equal strings, multiple-choice
                     letters, word answers and plain rationals in process.
     math_tokens     the tokenizer of the answer language.
@@ -52,8 +52,9 @@ Non-guarantees
     - RLIMIT_AS is not enforced on macOS; workers need a POSIX system.
 
 Equivalence POLICY (the one place it is written; constants in `math_policy`)
-    1. Extraction order: last \\boxed{...} / \\fbox{...} (brace-matched), else the last
-       <answer>...</answer>, else the text after "final answer is". No other fallback.
+    1. Extraction: strict (last \\boxed{...} / \\fbox{...}, else the last <answer> tag) or
+       lenient (then "final answer is", "Answer:" / "A:" / "####" lines, the last math
+       span, the last number); see `math_extract` and docs/math_verifier.md.
     2. Same string after normalization (whitespace ignored) -> equal. Normalization:
        delimiters, \\left/\\right, spacing commands, \\dfrac/\\tfrac, `\\$`, trailing period.
     3. Numbers: integers with thousands separators (`1,000,000`, `1{,}000`, `1\\,000`:
@@ -76,8 +77,9 @@ Equivalence POLICY (the one place it is written; constants in `math_policy`)
        (`\\log_b` has base b).
     5. Percent: `p%` matches p and p/100 (75% = 75 = 0.75); two percents compare as
        written (75% != 0.75%). Degrees: `d°` matches d and d*pi/180 (30° = 30 = pi/6).
-    6. Units and words: `\\text{...}` holding words is dropped (`5 \\text{ cm}` = 5), as is
-       a trailing unit word after a space (`5 cm`, `12 dollars`; `5cm` is 5*c*m).
+    6. Units and words: a unit of `math_policy.IGNORED_UNITS` after a value is dropped
+       (`5 \\text{ cm}` = 5, `5 cm`; `5cm` is 5*c*m); other words in `\\text{}` are
+       compared, case-insensitively (`4:30 \\text{ p.m.}` != `4:30 \\text{ a.m.}`).
        `\\text{or}` / `\\text{and}`, and a bare `or` / `and` between numbers or
        equations, separate answers. A whole answer of words ("Monday",
        "no solution") is compared as words, case-insensitively.
