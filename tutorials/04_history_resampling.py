@@ -32,12 +32,12 @@ import time
 
 import torch
 
-from srpo_mini.base import ensure_tiny_base, noisy_completion
+from srpo_mini.base import ensure_tiny_base
 from srpo_mini.config import get_preset
 from srpo_mini.data.synthetic import make_tiny_world
 from srpo_mini.grpo import group_advantages
 from srpo_mini.model import load_model
-from srpo_mini.prompts import render_prompt
+from srpo_mini.prompts import format_completion, render_prompt
 from srpo_mini.resampling import (
     DynamicSampling,
     HistoryResampling,
@@ -54,9 +54,9 @@ chapter_start = time.perf_counter()
 # %% [markdown]
 # ## 1. Zero-advantage waste on real rollouts
 #
-# The tiny base model (`srpo_mini.base.ensure_tiny_base`: a small Qwen2 given a short,
-# deliberately noisy cold start; built once and cached, a few minutes on a laptop CPU
-# the first time) samples G completions for each of B maths problems of the
+# The tiny base model (`srpo_mini.base.ensure_tiny_base`: a small Qwen2 given a short cold
+# start that answers most sums directly and works the others out; shipped with the
+# package, or built in a few minutes on a laptop CPU) samples G completions for each of B maths problems of the
 # tiny world's train split, with the default run's settings (`tiny` preset). The rewards
 # come from the real verifier (`srpo_mini.rewards.compute_rewards`), the advantages from
 # `group_advantages`. The cell prints how the groups split into all-correct, mixed and
@@ -122,25 +122,35 @@ print(f"epoch {stats.epoch}: pool {stats.pool_size} of {B} prompts; dropped (all
 #
 # To watch the pool shrink over epochs we need a policy that improves. Training the
 # tiny model long enough for that is chapter 6's job; here a *scripted* policy stands in,
-# so that the mechanism can be seen in seconds. It writes each completion with the same
-# rule the tiny base was trained on (`srpo_mini.base.noisy_completion`: the worked
-# solution, whose final answer slips with some probability), and its slip rate depends
-# on the problem's level and falls as training proceeds:
+# so that the mechanism can be seen in seconds. It writes each completion in one of the
+# two habits the tiny base was given: worked out as running sums (right 95% of the time,
+# the model's own slips aside) or answered directly (right 70% of the time on a two-term
+# sum, 5% on longer ones, which a tiny model cannot add in one token). A wrong answer is
+# off by one. The share of worked-out completions grows with training, the easy levels
+# first, as RL teaches the model that working it out pays:
 #
-#     slip(level, step) = clip(0.25 * level - 0.02 * step, 0.02, 1)
+#     work(level, step) = clip(0.3 + 0.03 * step - 0.2 * (level - 1), 0, 1)
 #
 # so level-1 problems are soon solved every time, and level-4 and level-5 problems start
-# out *never* solved (slip 1) and become solvable later. Every completion is judged by the
+# out almost never solved and become solvable later. Every completion is judged by the
 # real verifier. The loop below is the trainer's step (`Run.step`, stages 1–4) without
 # the model: pick prompts, sample, verify, record the history.
 
 # %%
+def scripted_completion(worked, step, rng):
+    """One completion of the scripted policy: worked out or direct, right or off by one."""
+    level = worked.problem.difficulty
+    work = min(1.0, max(0.0, 0.3 + 0.03 * step - 0.2 * (level - 1)))
+    worked_out = rng.random() < work
+    right = rng.random() < (0.95 if worked_out else 0.7 if level == 1 else 0.05)
+    answer = worked.answer if right else rng.choice(worked.slips)
+    return format_completion(worked.reasoning if worked_out else "", answer)
+
+
 def scripted_rollouts(batch, step, rng):
     """G completions per problem from the scripted policy, verified for real."""
-    texts = []
-    for problem in batch:
-        slip = min(1.0, max(0.02, 0.25 * problem.difficulty - 0.02 * step))
-        texts += [noisy_completion(world.worked[problem.id], rng, slip)[0] for _ in range(G)]
+    texts = [scripted_completion(world.worked[problem.id], step, rng)
+             for problem in batch for _ in range(G)]
     return compute_rewards(batch, texts)
 
 
