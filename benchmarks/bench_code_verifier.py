@@ -119,6 +119,29 @@ def table(rows: dict, per_test: dict) -> list[str]:
     return lines
 
 
+def machine() -> str:
+    """The CPU (model, family/model, cores, AVX2, native bf16) and torch's version, read
+    from /proc/cpuinfo and the package metadata (importing torch is not needed here)."""
+    info = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+    except OSError:
+        return f"{platform.machine()} CPU, {os.cpu_count()} cores"
+    flags = set(info.get("flags", "").split())
+    bf16 = "native bf16" if flags & {"avx512_bf16", "amx_bf16"} else "no native bf16"
+    try:
+        from importlib.metadata import version
+        torch = f"; torch {version('torch')}"
+    except Exception:
+        torch = ""
+    return (f"CPU: {info.get('model name', platform.machine())}, family "
+            f"{info.get('cpu family', '?')} model {info.get('model', '?')}, {os.cpu_count()} "
+            f"cores, {'AVX2' if 'avx2' in flags else 'no AVX2'}, {bf16}{torch}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--programs", type=int, default=64, help="programs per variant and round")
@@ -139,9 +162,9 @@ def main(argv=None) -> int:
         argv if argv is not None else sys.argv[1:])
     section = [
         "## Code verifier: sandboxed test executions per second", "",
-        f"Machine: 2-core x86-64 CPU, no GPU ({os.cpu_count()} cores seen, "
-        f"{args.workers} launchers). Python {platform.python_version()}. Isolation level: "
-        f"`{level}`. Command: `{command.strip()}`", "",
+        f"Machine: {machine()}; no GPU; {args.workers} launchers; load average "
+        f"{os.getloadavg()[0]:.1f} at the start. Python {platform.python_version()}. "
+        f"Isolation level: `{level}`. Command: `{command.strip()}`", "",
         f"{args.programs} programs per variant, medians of {args.rounds} interleaved rounds; "
         "ratios are per round, then the median.", "", *lines, "",
         f"Headline: one call-based test per program runs at {headline:.2f}x the rate of bare "

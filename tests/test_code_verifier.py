@@ -11,6 +11,7 @@ Run: python -m pytest tests/test_code_verifier.py -q
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import re
 import textwrap
@@ -27,6 +28,7 @@ from srpo_mini.verifiers.code import (
 from srpo_mini.verifiers.code_compare import (
     compare_stdout, decode_value, normalize_output, values_equal,
 )
+from srpo_mini.verifiers._child_roles import Unplain, check_frame
 from srpo_mini.verifiers.sandbox import LEVELS, detect_isolation
 
 
@@ -420,9 +422,53 @@ def test_batch_keeps_order_and_never_raises():
         verify_code_batch(["a", "b"], [specs[0]])
 
 
-def test_detect_isolation_is_a_known_level():
-    """The probe picks one of the documented levels (namespaces on a root CI machine)."""
-    assert detect_isolation() in LEVELS
+def test_detect_isolation_is_the_required_level():
+    """The level is namespaces, or exactly the weaker one SRPO_SANDBOX_ISOLATION names."""
+    assert detect_isolation() == (os.environ.get(sandbox.OPT_IN) or "namespaces")
+
+
+# ----------------------------------------------------------------------------- reply frames
+
+def _nested(depth: int):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+FRAMES = [
+    # (bytes of a reply, accepted?) -- what the harness may decode
+    (marshal.dumps(("ok", [1, 2.5, "é", b"x", None, True, 1j, 10 ** 40]), 2), True),
+    (marshal.dumps(("ok", {"a": (1, 2), 3: {4}, "f": frozenset({5})}), 2), True),
+    (marshal.dumps(("ok", _nested(98)), 2), True),            # 100 levels with the tuple
+    (marshal.dumps(("ok", _nested(101)), 2), False),          # deeper than 100
+    (marshal.dumps(("ok", ["y" * 1000] * 3), 4), False),      # shared reference
+    (marshal.dumps(("ok", (lambda: 0).__code__), 2), False),  # a code object
+    (marshal.dumps(("ok", ...), 2), False),                   # Ellipsis: not plain
+    (marshal.dumps(("ok", [1, 2]), 2)[:-3], False),           # truncated
+    (marshal.dumps(("ok", 1), 2) + b"N", False),              # bytes after the value
+    (b"{N0", False),                                          # dict key without a value
+]
+
+
+@pytest.mark.parametrize("data, accepted", FRAMES)
+def test_check_frame(data, accepted):
+    if accepted:
+        check_frame(data, deadline=float("inf"))
+        assert marshal.loads(data)[0] == "ok"
+    else:
+        with pytest.raises(Unplain):
+            check_frame(data, deadline=float("inf"))
+
+
+def test_check_frame_budgets_nodes_and_time():
+    """A frame of plain data over the node budget, or checked past its deadline, fails."""
+    data = marshal.dumps(("ok", [0] * 5000), 2)
+    check_frame(data, deadline=float("inf"), max_nodes=5003)  # the tuple, "ok", the list, 5000 ints
+    with pytest.raises(Unplain, match="too large"):
+        check_frame(data, deadline=float("inf"), max_nodes=5002)
+    with pytest.raises(Unplain, match="too large"):
+        check_frame(data, deadline=0.0)
 
 
 USABLE_LEVELS = [level for level in LEVELS if sandbox.probe(level)

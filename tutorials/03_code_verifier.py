@@ -26,11 +26,14 @@
 # | fake equality | return an object whose `__eq__` is always True | return values are serialized as plain data and compared *outside* the sandbox |
 # | fake success | `sys.exit(0)` before the tests, forging the result pipe | a test passes only on a report from the harness, never on an exit code |
 # | read the answers | open the test file, read the environment | expected values never enter the sandbox; environment scrubbed; private filesystem view |
-# | escape | network, the host's files, signalling the runner | namespaces (pid, net, mount, ipc, uts) and an unused uid, where the machine allows |
+# | escape | network, the host's files, signalling the runner | namespaces (pid, net, mount, ipc, uts) and an unused uid |
+# | trick the checker | hand it its own `set`, raise `StopIteration` inside `map`, redefine a helper of the prompt | only requested names are bound, with the checker's builtins; control-flow exceptions fail; prompt helpers come from the prompt |
+# | bloat the trusted side | a small reply that decodes to gigabytes, memory in a memfd | reply bytes checked before decoding (no shared references, budgets); memfd and shmget refused |
 #
-# How strong the isolation is depends on the machine (root with namespaces, user
-# namespaces, a separate uid, or resource limits only); `verify_code` picks the strongest
-# available and every result records which one it used.
+# The sandbox fails closed: it runs at the `namespaces` level (root, `unshare`) or
+# raises `SandboxUnavailable`, naming the cause and the opt-in
+# (`SRPO_SANDBOX_ISOLATION=userns|uid|rlimits`, weaker levels that docs/sandbox.md
+# describes). Every result records the level it ran at.
 
 # %%
 import os
@@ -95,8 +98,9 @@ ADVERSARIAL = {
                   "            pass\n"),
     "syntax error": f"def {name}(x) return x\n",
 }
-# A root process limit binds only under a uid of the program's own: where the machine
-# offers neither namespaces nor a separate uid, a root runner would fork-bomb itself.
+# A root process limit binds only under a uid of the program's own: at the weaker
+# levels that offer neither namespaces nor a separate uid, a root runner would fork-bomb
+# itself.
 if os.geteuid() == 0 and detect_isolation() not in ("namespaces", "uid"):
     print("fork bomb left out: this isolation level cannot bound a root runner's processes")
     del ADVERSARIAL["fork bomb"]

@@ -26,65 +26,36 @@ Test specs (the schema's `tests`):
 
 How a pass is decided (what a program cannot fake):
     - call-based: the program process serializes the return value (marshal, bound before
-      the program ran) to the harness, which accepts only plain data (exact builtin
-      types: no subclass, no object with its own `__eq__`); the runner compares it with
-      `code_compare.values_equal`. The expected values never enter the sandbox.
+      the program ran); the harness checks the frame's bytes (plain types only, no shared
+      references, size budgets) before decoding it, and the runner compares the value
+      with `code_compare.values_equal`. The expected values never enter the sandbox.
     - stdin-based: the runner compares the captured stdout (`code_compare.compare_stdout`);
       a non-zero exit is a runtime_error even when the output is right.
     - assert-based: the asserts run in a separate checker process that never executes
-      program code; the program's functions are proxies returning plain data, so an
-      always-equal object cannot exist there. A test passes only when the checker reports
-      it after its last assert; the program's exit (`sys.exit(0)`, `os._exit`) ends the
-      test as a runtime_error. Names the test code reads from the program (HumanEval's
-      `poly`, `encode_cyclic`) are the program's own, as in the original harness;
-      builtins are never taken from the program.
-    - No exit code and nothing the program writes to any file descriptor counts as a pass:
-      the program's own reply pipe can only claim return values (which it could as well
-      return), and it cannot reach the harness's, the checker's or the runner's pipes.
+      program code; the program's functions are proxies returning plain data. A test
+      passes only when the checker reports it after its last assert. The checker binds
+      only the names its test code reads, with its own builtins; helpers the prompt
+      defines (HumanEval's `poly`) come from the prompt (`prompt=`), never the program;
+      any failure of program code (an exit, a death, StopIteration or another
+      control-flow exception) fails the test, even inside the test's own `try`.
+    - No exit code and nothing the program writes to any file descriptor counts as a pass.
 
 Limits (`sandbox.Limits`): wall clock per test (default 2 s; loading the program has its
-own), CPU time, address space (512 MiB per process), file size, open files, processes
-(RLIMIT_NPROC on a uid of its own, so it holds for root too), output (1 MiB per test,
-killed on overflow). After every run the whole process tree is killed and reaped.
+own), CPU time, address space (512 MiB per process), file size, open files, processes,
+output (1 MiB per test); memfd and System V shared memory are refused. The harness and
+the checker have memory and CPU limits too. After every run the whole process tree is
+killed and reaped.
 
 All tests of a call- or assert-based problem run in one program process (a timeout or a
 crash starts a fresh one for the remaining tests); a stdin-based program runs once per
 test. After a timeout the remaining tests are "skipped" unless `stop_after_timeout=False`
 (a looping program would otherwise cost timeout x tests seconds inside a training step).
 
-Isolation levels (each result records the one used; the strongest available is chosen,
-`SRPO_SANDBOX_ISOLATION=<level>` caps it, and as root "rlimits" is used only if asked):
-
-    namespaces  (root, `unshare` works)  new pid, network, mount, IPC and UTS namespaces.
-        Guarantees: no network at all (not even loopback); the filesystem is a fresh tmpfs
-        with read-only binds of /usr and Python's prefix (no /proc, /home, /root, /etc or
-        /work), writable only in /sandbox and /tmp, gone with the namespace; the program
-        runs as an unused uid with no capabilities and no_new_privs (setuid binaries stay
-        powerless, chroot and user namespaces are closed to it); it cannot see or signal
-        any process outside its tree; the process limit holds although the runner is root.
-        Not guaranteed: total memory of a program that forks is max_processes x memory_mb,
-        not memory_mb (no cgroup); CPU is not reserved (timeouts are wall-clock); anything
-        readable under /usr and Python's prefix is readable; kernel bugs.
-    userns  (not root, unprivileged user namespaces allowed)  the same namespaces and
-        filesystem view inside a user namespace; the program is uid 0 of that namespace
-        with every capability dropped and no way to regain one; the process limit counts
-        the namespace's processes (harness and checker included). Not guaranteed, beyond
-        the above: the program shares the runner's uid outside the namespace; a process
-        that leaves the program's process group survives until the run ends; run by
-        root (only when asked), the process limit does not bind.
-    uid  (root, no namespaces)  the program runs as an unused uid in a temp dir removed
-        afterwards; rlimits as above; it cannot signal the runner or read files that are
-        not world-readable. Not guaranteed: network access; reading world-readable files
-        (the source tree, /etc); writing world-writable directories (/tmp, /dev/shm).
-        If Python's install is not world-readable (pyenv under /root), only the modules
-        in `sandbox.PREIMPORT` (imported before the uid drop) are available.
-    rlimits  (neither)  resource limits, scrubbed environment, temp dir, process group.
-        Guards against accidents, not adversaries: the program runs as the runner's user
-        and could signal it, use the network, and read or write that user's files.
-
-Every level: the environment is scrubbed (no variable of the caller leaks), stdin is
-finite (/dev/null, or the test's input), and the runner's backstop deadline kills a
-harness that stops answering, so no program can stall the caller.
+Isolation fails closed: programs run at the `namespaces` level (no network, a private
+read-only filesystem, an unused uid, no capabilities) or not at all; a weaker level
+(userns, uid, rlimits) only when `SRPO_SANDBOX_ISOLATION` names it, and then it is shown
+in every summary. Otherwise `sandbox.SandboxUnavailable` names the cause and the opt-in.
+docs/sandbox.md lists what each level guarantees and what it does not.
 
 Differences from the paper: SRPO (arXiv 2504.14286) does not describe its code
 execution environment; the limits, isolation and comparison rules here are this

@@ -1,10 +1,10 @@
 """Launching the code sandbox: isolation levels, limits, the harness process, its teardown.
 
 One program's run is one harness process (`_child.py`), started with a scrubbed
-environment through `unshare` where the kernel allows. This module picks the strongest
-isolation level that works on the machine, sends the job, reads the harness's JSON lines
-under a backstop deadline, and kills and reaps whatever is left. What each level
-guarantees is documented in `code.py`, the public module.
+environment through `unshare`. This module checks that the required isolation level
+works on the machine, sends the job, reads the harness's JSON lines under a backstop
+deadline, and kills and reaps whatever is left. What each level guarantees is documented
+in docs/sandbox.md.
 
 Levels, strongest first:
 
