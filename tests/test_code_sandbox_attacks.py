@@ -35,6 +35,9 @@ TIMEOUT = 1.0
 SLACK = 3.0  # a loaded 2-core machine: generous, still far below the backstop (12 s+)
 ASKED = os.environ.get(sandbox.OPT_IN)  # a weaker level asked for by name, or None
 CLI = "import sys; from srpo_mini.cli import main; sys.exit(main(sys.argv[1:]))"
+# Properties of the namespace levels: skipped only where a weaker level was asked for.
+weaker_than_namespaces_skips = pytest.mark.skipif(ASKED in ("uid", "rlimits"),
+                                                  reason=f"weaker level asked for: {ASKED}")
 
 
 def verdict(source: str, tests: dict, **options) -> CodeResult:
@@ -190,6 +193,19 @@ def test_names_reply_bomb_is_refused_at_once():
     result = verdict(source, tests)
     assert result.outcomes == ["runtime_error"] * 2 and "malformed reply" in result.reason
     assert result.seconds < TIMEOUT + SLACK
+
+
+# ----------------------------------------------------------------------------- the host
+
+@weaker_than_namespaces_skips
+def test_host_files_the_uid_level_exposed_are_absent():
+    """What a program read at the uid level: /proc (the runner's command line), /etc,
+    the project tree, the host's /dev/shm and /var/tmp. None of them exists for it."""
+    project = str(Path(srpo_mini.__file__).resolve().parents[1] / "pyproject.toml")
+    paths = ["/proc/self/cmdline", "/etc/passwd", project, "/dev/shm", "/var/tmp"]
+    source = f"import os\ndef f():\n    return [os.path.exists(p) for p in {paths!r}]\n"
+    result = verdict(source, {"fn_name": "f", "cases": [{"args": [], "expected": None}]})
+    assert os.path.exists(project) and result.first_failure["got"] == [False] * len(paths)
 
 
 # ----------------------------------------------------------------------------- memory
@@ -387,6 +403,7 @@ STEAL = textwrap.dedent("""
 """)
 
 
+@weaker_than_namespaces_skips
 def test_whole_verifier_from_a_venv_under_tmp(tmp_venv):
     """`srpo-mini verify-code` run by the venv's Python: namespaces, right verdicts, and a
     program that reads the expected outputs from the verifier's --input file (found

@@ -354,7 +354,9 @@ def verify_code_batch(programs: list[str], tests: list[dict], *, extract: bool =
 
 
 def cli_verify_code(args) -> int:
-    """`srpo-mini verify-code`: JSONL rows {id, tests, program|completion} -> verdicts."""
+    """`srpo-mini verify-code`: JSONL rows {id, tests, program|completion, prompt?} ->
+    verdicts (a row's prompt supplies the helpers its assert tests take from it). Exit 1,
+    with the cause and the opt-in, when the sandbox cannot be set up."""
     source = nullcontext(sys.stdin) if args.input == "-" else open(args.input, encoding="utf-8")
     items, ids = [], []
     with source as lines:
