@@ -178,13 +178,7 @@ class Run:
         config = self.config
         if self.state.step == 0 and not self.state.evals:
             self.evaluate()                                   # the base, before training
-        total = sum(s.max_steps or s.steps or 0 for s in self.schedule.stages) or None
-        bar = None
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=total, initial=self.state.step, desc="train", unit="step",
-                       dynamic_ncols=True)
+        bar = self._stage_bar()
         try:
             while not self.schedule.done:
                 started = time.perf_counter()
@@ -208,11 +202,28 @@ class Run:
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(format_postfix(self.logger.latest), refresh=False)
+                    if switched and not self.schedule.done:
+                        bar.close()
+                        bar = self._stage_bar()
         finally:
             if bar is not None:
                 bar.close()
             self.logger.close()
         return self.finish()
+
+    def _stage_bar(self):
+        """A tqdm bar over the current stage's steps (None without progress). One bar per
+        stage, because stage 2's steps cost more (code runs in the sandbox): an ETA
+        averaged across stages would not hold."""
+        if not self.progress:
+            return None
+        from tqdm.auto import tqdm
+
+        schedule = self.schedule
+        stage = schedule.current_stage
+        return tqdm(total=stage.max_steps or stage.steps, dynamic_ncols=True, unit="step",
+                    initial=self.state.step - schedule.stage_start_step,
+                    desc=f"stage {schedule.index + 1}/{len(schedule.stages)} {stage.name}")
 
     def step(self) -> dict:
         """One RL step: prompts -> rollouts -> rewards -> history -> advantages -> update."""

@@ -156,19 +156,23 @@ def test_ensure_tiny_base_builds_once_then_reuses(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_real_tiny_base_is_unsure_but_capable(tiny_base_dir):
-    """The accuracy window RL needs (issue: math 15-60%, easy > hard, code > 0), with
-    sampled pass@1 below greedy accuracy (the room the noisy cold start leaves RL)."""
+def test_real_tiny_base_leaves_room_for_reasoning(tiny_base_dir):
+    """The room RL needs: the base solves most two-term sums but answers most longer ones
+    directly and wrongly, while some of its samples work them out (pass@4 well above
+    pass@1, greedy below pass@1); worked-out samples are longer, so the mean length grows
+    with the level. Ranges, not exact values: weights built on other CPUs differ in their
+    last bits."""
     info = json.loads((tiny_base_dir / INFO_FILE).read_text())
-    math = info["accuracy"]["summary"]["math"]
-    code = info["accuracy"]["summary"]["code"]
+    assert 0.27 <= info["sft"]["worked_math"] <= 0.33
     levels = info["accuracy"]["levels"]["math"]
-    assert 0.15 <= math["pass@1"] <= 0.60
-    assert 0.15 <= math["greedy_accuracy"] <= 0.60
-    assert math["greedy_accuracy"] > math["pass@1"]
-    assert levels["1"]["greedy_accuracy"] > levels["5"]["greedy_accuracy"]
-    assert levels["1"]["pass@1"] > levels["5"]["pass@1"]
-    assert code["pass@1"] > 0 and code["greedy_accuracy"] > 0
+    assert levels["1"]["pass@1"] >= 0.6
+    for level in ("3", "4", "5"):
+        assert levels[level]["pass@1"] <= 0.4
+        assert levels[level]["pass@4"] >= levels[level]["pass@1"] + 0.2
+        assert levels[level]["greedy_accuracy"] < levels[level]["pass@1"]
+    assert levels["5"]["mean_length"] > levels["1"]["mean_length"] + 5
+    code = info["accuracy"]["summary"]["code"]
+    assert 0.5 <= code["pass@1"] <= 0.95
     assert 1_000_000 <= info["parameters"] <= 5_000_000
 
 

@@ -23,7 +23,7 @@ from srpo_mini.data.synthetic import (
 )
 from srpo_mini.prompts import format_completion
 
-SMALL = dict(math_train=200, math_eval_per_level=10, code_train_per_level=12,
+SMALL = dict(math_train_per_level=40, math_eval_per_level=10, code_train_per_level=12,
              code_eval_per_level=6)
 
 

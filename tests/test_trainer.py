@@ -9,6 +9,7 @@ Run: python -m pytest tests/test_trainer.py -q
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -38,6 +39,17 @@ def small_config(tmp_path, base_dir, *extra):
         "eval.n_samples=2", "eval.k_values=[1,2]", "eval.every_steps=0",
         "checkpoint.every_steps=1", "checkpoint.keep_last=10", "logging.progress=false",
         *extra])
+
+
+def test_progress_shows_one_bar_per_stage(tmp_path, tiny_base_dir, capsys):
+    """The training bar is per stage (stage 2's steps cost more, so one ETA across stages
+    would not hold): each bar counts its own stage's steps to its end."""
+    config = small_config(tmp_path, tiny_base_dir, "stages.0.steps=3", "logging.progress=true")
+    Run(config).train()
+    err = capsys.readouterr().err
+    assert re.search(r"stage 1/2 math: 100%\S* 3/3 ", err), err[-2000:]
+    assert re.search(r"stage 2/2 math\+code: 100%\S* 2/2 ", err), err[-2000:]
+    assert not re.search(r"\b[45]/[45] ", err)  # no bar counts steps across stages
 
 
 def parameters(model):

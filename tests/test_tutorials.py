@@ -126,8 +126,9 @@ def test_chapter_4_history_resampling(tiny_base_dir):
     assert sum(counts.values()) == 32
     zero_share = number(r"rollouts with zero advantage: (\d+\.\d)%", out)
     # Zero advantage exactly in the rows of the groups whose rewards all match.
+    # Printed with one decimal: 18.75 may print as 18.8, so allow half a unit and a hair.
     assert zero_share == pytest.approx(100 * (counts["all correct"] + counts["all wrong"]) / 32,
-                                       abs=0.05)
+                                       abs=0.05 + 1e-9)
     table = re.findall(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$", out,
                        re.MULTILINE)
     pools = [int(row[1]) for row in table]

@@ -360,22 +360,25 @@ class TinyWorld:
         return datasets.DatasetDict({s: to_dataset(self.problems(s)) for s in ("train", "eval")})
 
 
-def make_tiny_world(seed: int = 0, *, math_train: int = 600, math_eval_per_level: int = 40,
+def make_tiny_world(seed: int = 0, *, math_train_per_level: int = 120,
+                    math_eval_per_level: int = 40,
                     code_train_per_level: int = 60, code_eval_per_level: int = 20,
                     easy_share: float | None = None,
                     eval_fraction: float = EVAL_FRACTION) -> TinyWorld:
     """The offline tiny world: train and eval problems of both domains, every level.
 
     Args:
-        math_train: math training problems over all levels.
-        easy_share: the share of them from the easy level (`EASY_LEVEL`, two terms), the
-            rest split evenly over the other levels; None = every level the same share.
+        math_train_per_level: the math training pool holds this many problems per level
+            on average (600 over the five levels by default).
+        easy_share: the share of the pool from the easy level (`EASY_LEVEL`, two terms),
+            the rest split evenly over the other levels; None = every level the same.
             The held-out split always has `math_eval_per_level` of every level.
     Returns a `TinyWorld` (math levels 1-5, code levels 1-3), deterministic for the seed,
     with train and eval disjoint by canonical key (see the module docstring).
     """
     if easy_share is not None and not 0.0 <= easy_share <= 1.0:
         raise ValueError(f"easy_share must be in [0, 1], got {easy_share}")
+    math_train = math_train_per_level * len(MATH_LEVELS)
     share = 1 / len(MATH_LEVELS) if easy_share is None else easy_share
     n_easy = round(share * math_train)
     n_other = (math_train - n_easy) // (len(MATH_LEVELS) - 1)
