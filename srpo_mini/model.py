@@ -101,6 +101,27 @@ def default_dtype(device: torch.device | str) -> torch.dtype:
     return torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
 
 
+def check_dtype(device: torch.device | str, dtype: torch.dtype) -> None:
+    """Raise ValueError, naming the device and the alternatives, when `device` cannot
+    compute in `dtype`; called before any weights load.
+
+    bf16 needs a GPU of compute capability 8.0 or more (Ampere); CPUs run it (emulated,
+    slowly, where they lack bf16 instructions); float16 and float32 run everywhere.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"run.device={device} but CUDA is not available here; use "
+                             "run.device=cpu (or auto)")
+        if dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+            major, minor = torch.cuda.get_device_capability(device)
+            raise ValueError(
+                f"run.dtype=bfloat16 is not supported on {device.type} "
+                f"({torch.cuda.get_device_name(device)}, compute capability {major}.{minor}; "
+                "bf16 needs 8.0 or more): use run.dtype=float16 (risks overflow in the "
+                "log-probs) or run.dtype=float32 (twice the memory)")
+
+
 def _resolve_source(name_or_path: str | Path) -> str:
     """A local directory as a path string, or a hub id; a missing local path fails here.
 
@@ -161,6 +182,7 @@ def load_model(name_or_path: str | Path, *, device: torch.device | str | None = 
     source = _resolve_source(name_or_path)
     device = torch.device(device) if device is not None else default_device()
     dtype = dtype or default_dtype(device)
+    check_dtype(device, dtype)
     tokenizer = load_tokenizer(source)
     model = _from_hub(AutoModelForCausalLM, source, dtype=dtype)
     model.to(device)
