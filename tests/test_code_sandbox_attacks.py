@@ -379,6 +379,36 @@ def test_probe_from_a_venv_under_tmp_gets_namespaces(tmp_venv):
     assert prefix == str(tmp_venv) and level == (ASKED or "namespaces"), done.stderr
 
 
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.skipif(not os.path.exists(SYSTEM_PYTHON)
+                    or os.path.realpath(SYSTEM_PYTHON) == os.path.realpath(sys.executable),
+                    reason="no system Python apart from the one running the tests")
+def test_system_python_runs_at_every_level_it_probes():
+    """The distribution's Python (its stdlib under /usr, readable by all): namespaces is
+    the level, and a standard-library program passes at every level whose probe works."""
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(srpo_mini.__file__).resolve().parents[1])!r})
+        from srpo_mini.verifiers import sandbox
+        from srpo_mini.verifiers.code import verify_code
+        print(sandbox.detect_isolation())
+        tests = {{"fn_name": "f", "cases": [{{"args": [1], "expected": 18}}]}}
+        for level in sandbox.LEVELS[:3]:
+            if sandbox.probe(level):
+                result = verify_code({textwrap.dedent(STDLIB_PROGRAM)!r}, tests,
+                                     extract=False, isolation=level)
+                print(level, *result.outcomes)
+    """)
+    env = {key: value for key, value in os.environ.items() if key != sandbox.OPT_IN}
+    done = subprocess.run([SYSTEM_PYTHON, "-I", "-c", script], capture_output=True, text=True,
+                          env=env, cwd="/", timeout=300)
+    level, *runs = done.stdout.splitlines()
+    assert level == "namespaces" and runs[0] == "namespaces pass", done.stderr[-2000:]
+    assert all(line.endswith(" pass") for line in runs)
+
+
 STEAL = textwrap.dedent("""
     import json, os, sys
     def rows():

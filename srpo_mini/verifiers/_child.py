@@ -398,7 +398,8 @@ class Harness:
             os.close(stdin_fd)
             event_ = self.pump(child, start + self.timeout, until_exit=True)
             fields = {"event": "case", "index": index, "seconds": round(now() - start, 4)}
-            reply = safe_loads(bytes(child.buffer[4:]), self.timeout) if len(child.buffer) > 4 else None
+            reply = (safe_loads(bytes(child.buffer[4:]), self.timeout)
+                     if len(child.buffer) > 4 else None)
             self.kill_program(child)
             if reply and reply[0] == "syntax_error":
                 self.report_rest(range(index, len(inputs)), "syntax_error", str(reply[1]))
