@@ -123,13 +123,13 @@ print(f"epoch {stats.epoch}: pool {stats.pool_size} of {B} prompts; dropped (all
 # To watch the pool shrink over epochs we need a policy that improves. Training the
 # tiny model long enough for that is chapter 6's job; here a *scripted* policy stands in,
 # so that the mechanism can be seen in seconds. It writes each completion in one of the
-# two habits the tiny base was given: worked out as running sums (right 95% of the time,
+# two habits the tiny base was given: worked out as running sums (right 98% of the time,
 # the model's own slips aside) or answered directly (right 70% of the time on a two-term
 # sum, 5% on longer ones, which a tiny model cannot add in one token). A wrong answer is
 # off by one. The share of worked-out completions grows with training, the easy levels
 # first, as RL teaches the model that working it out pays:
 #
-#     work(level, step) = clip(0.3 + 0.03 * step - 0.2 * (level - 1), 0, 1)
+#     work(level, step) = clip(0.4 + 0.05 * step - 0.2 * (level - 1), 0, 1)
 #
 # so level-1 problems are soon solved every time, and level-4 and level-5 problems start
 # out almost never solved and become solvable later. Every completion is judged by the
@@ -140,9 +140,9 @@ print(f"epoch {stats.epoch}: pool {stats.pool_size} of {B} prompts; dropped (all
 def scripted_completion(worked, step, rng):
     """One completion of the scripted policy: worked out or direct, right or off by one."""
     level = worked.problem.difficulty
-    work = min(1.0, max(0.0, 0.3 + 0.03 * step - 0.2 * (level - 1)))
+    work = min(1.0, max(0.0, 0.4 + 0.05 * step - 0.2 * (level - 1)))
     worked_out = rng.random() < work
-    right = rng.random() < (0.95 if worked_out else 0.7 if level == 1 else 0.05)
+    right = rng.random() < (0.98 if worked_out else 0.7 if level == 1 else 0.05)
     answer = worked.answer if right else rng.choice(worked.slips)
     return format_completion(worked.reasoning if worked_out else "", answer)
 
@@ -251,10 +251,10 @@ for name, r in results.items():
 # * **dapo** trains only on informative groups, by construction, and pays in the
 #   "rollouts" column: every filtered group was generated and thrown away, the all-wrong
 #   ones included, every time they come up.
-# * **history** generates one batch per step like none, but from a pool that no longer
-#   serves mastered prompts; it never filters inside a batch, so groups that turn out
-#   all-correct during an epoch are still trained on (with zero advantage) before the
-#   boundary removes their prompts.
+# * **history** generates one batch per step like none (a smaller one once the pool
+#   holds fewer than B prompts), but from a pool that no longer serves mastered prompts;
+#   it never filters inside a batch, so groups that turn out all-correct during an epoch
+#   are still trained on (with zero advantage) before the boundary removes their prompts.
 #
 # Which costs least per useful group depends on how fast prompts become mastered and how
 # many stay out of reach, which is why the trainer logs `zero_std_fraction`,
