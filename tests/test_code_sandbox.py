@@ -74,16 +74,19 @@ def timed(source: str, tests: dict, **options) -> tuple[CodeResult, float]:
 # ----------------------------------------------------------------------------- time
 
 def test_infinite_loop_times_out():
+    """A busy loop in the function: a timeout within the limit, the rest skipped."""
     result, seconds = timed("def f(x):\n    while True:\n        pass\n", CALL)
     assert result.outcomes == ["timeout", "skipped"] and seconds < TIMEOUT + SLACK
 
 
 def test_sleep_forever_times_out():
+    """A sleeping function (no CPU used): the wall clock still ends it."""
     result, seconds = timed("import time\ndef f(x):\n    time.sleep(10 ** 6)\n", CALL)
     assert result.outcomes == ["timeout", "skipped"] and seconds < TIMEOUT + SLACK
 
 
 def test_infinite_loop_while_loading_times_out():
+    """A loop at the top level of a stdin program: a timeout, not a stall."""
     result, seconds = timed("while True:\n    pass\n", STDIN)
     assert result.outcomes == ["timeout"] and seconds < TIMEOUT + SLACK
 
@@ -91,6 +94,7 @@ def test_infinite_loop_while_loading_times_out():
 # ----------------------------------------------------------------------------- output
 
 def test_unbounded_output_is_cut():
+    """Printing forever is killed at the output cap."""
     result, seconds = timed("def f(x):\n    while True:\n        print('y' * 1000)\n", CALL)
     assert result.outcomes[0] == "output_limit" and seconds < TIMEOUT + SLACK
 
@@ -103,6 +107,7 @@ def test_single_huge_write_is_cut():
 
 
 def test_huge_return_value_is_cut():
+    """An 8 MiB return value exceeds the 1 MiB reply cap: output_limit."""
     result = verdict("def f(x):\n    return 'y' * (8 << 20)\n", CALL)
     assert result.outcomes[0] == "output_limit"
 
@@ -110,6 +115,7 @@ def test_huge_return_value_is_cut():
 # ----------------------------------------------------------------------------- memory, processes
 
 def test_memory_bomb_hits_the_memory_limit():
+    """About 100 GiB of allocations under a 256 MiB limit: memory_limit."""
     source = "def f(x):\n    hog = [bytearray(1 << 20) for _ in range(100_000)]\n    return 2\n"
     result = verdict(source, CALL, memory_mb=256)
     assert result.outcomes[0] == "memory_limit"
@@ -158,6 +164,7 @@ def test_file_size_is_limited():
 
 
 def test_open_files_are_limited():
+    """Opening files without end stops below the open-files limit."""
     source = """
         import os
         def f():
@@ -234,6 +241,7 @@ def test_program_cannot_kill_the_runner():
 
 
 def test_environment_is_scrubbed(monkeypatch):
+    """No variable of the caller's environment reaches the program."""
     monkeypatch.setenv("SRPO_CANARY", "canary-6f1d")
     result = verdict("import os\ndef f():\n    return dict(os.environ)\n",
                      {"fn_name": "f", "cases": [{"args": [], "expected": None}]})
@@ -257,6 +265,7 @@ def outside_dir():
 
 @needs_namespaces
 def test_cannot_read_files_outside_the_sandbox(outside_dir):
+    """A world-readable host file does not exist for the program."""
     secret = os.path.join(outside_dir, "secret.txt")
     with open(secret, "w") as handle:
         handle.write("secret-8a2c")
@@ -341,18 +350,21 @@ ALWAYS_EQUAL = """
 
 @pytest.mark.parametrize("kind", ["call", "assert"])
 def test_always_equal_object_fails(kind):
+    """An object whose `__eq__` is always True never reaches a comparison."""
     result = verdict(ALWAYS_EQUAL, SPECS[kind])
     assert not result.passed and "not plain data" in result.reason
 
 
 @pytest.mark.parametrize("kind", ["call", "stdin", "assert"])
 def test_sys_exit_zero_before_the_tests_fails(kind):
+    """Exiting with status 0 before any test runs passes nothing."""
     result = verdict("import sys\nsys.exit(0)\ndef f(x):\n    return x + 1\n", SPECS[kind])
     assert not result.passed and result.pass_fraction == 0.0
 
 
 @pytest.mark.parametrize("kind", ["call", "assert"])
 def test_os_exit_in_the_function_fails(kind):
+    """os._exit(0) inside the function is a runtime_error, not a pass."""
     result = verdict("import os\ndef f(x):\n    os._exit(0)\n", SPECS[kind])
     assert not result.passed and result.outcomes[0] == "runtime_error"
 
@@ -392,6 +404,7 @@ def test_forging_the_result_channel_fails(kind):
 
 
 def test_monkeypatching_json_and_marshal_fails():
+    """Replacing json, marshal and isinstance in the program's process forges nothing."""
     source = """
         import builtins, json, marshal
         json.dumps = lambda *a, **k: "true"
@@ -407,6 +420,7 @@ def test_monkeypatching_json_and_marshal_fails():
 
 
 def test_correct_output_with_trailing_whitespace_crlf_and_blank_lines_passes():
+    """Trailing spaces, CRLF and blank lines around a right answer still pass."""
     source = "a, b = map(int, input().split())\nprint(f'{a + b}   ', end='\\r\\n\\r\\n\\n')\n"
     assert verdict(source, STDIN).outcomes == ["pass"]
 

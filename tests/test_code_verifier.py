@@ -343,6 +343,7 @@ def test_stdin_nonzero_exit_is_a_runtime_error():
 
 
 def test_stdin_tolerance_applies_only_when_declared():
+    """A close float passes only when the tests declare a tolerance."""
     source = "print(1 / 3)\n"
     assert run(source, stdin_tests(("", "0.333333"))).outcomes == ["wrong_answer"]
     assert run(source, stdin_tests(("", "0.333333"), tolerance=1e-6)).outcomes == ["pass"]
@@ -453,6 +454,8 @@ FRAMES = [
 
 @pytest.mark.parametrize("data, accepted", FRAMES)
 def test_check_frame(data, accepted):
+    """Reply bytes the harness may decode (plain data, no shared references, at most 100
+    levels) pass the check; every other frame is refused before `marshal.loads`."""
     if accepted:
         check_frame(data, deadline=float("inf"))
         assert marshal.loads(data)[0] == "ok"
