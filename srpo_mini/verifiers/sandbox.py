@@ -144,9 +144,11 @@ def _unavailable_message(level: str, error: str) -> str:
         return text + f" ({OPT_IN}={level} asked for it; unset it to require namespaces)"
     if not weaker:
         return text + " No weaker level works here either; programs are not run."
+    as_root = ", which runs programs as root" if weaker == ["rlimits"] and os.geteuid() == 0 \
+        else ""
     return (text + " Programs are never run at a weaker level unless asked: to accept one "
-            f"here, set {OPT_IN}=" + " or ".join(weaker)
-            + " (docs/sandbox.md says what each level guarantees and what it does not)")
+            f"here, set {OPT_IN}=" + " or ".join(weaker) + as_root
+            + "; docs/sandbox.md says what each level guarantees and what it does not.")
 
 
 def isolation_note(level: str | None) -> str:
