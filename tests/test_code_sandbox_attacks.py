@@ -318,11 +318,17 @@ def test_batch_fails_closed_instead_of_judging_rows(no_unshare):
                           extract=False)
 
 
-def test_weaker_level_is_used_only_when_named(monkeypatch):
-    """SRPO_SANDBOX_ISOLATION names the level; the CLI then says it is weaker."""
-    monkeypatch.setenv(sandbox.OPT_IN, "rlimits")
-    assert sandbox.detect_isolation(refresh=True) == "rlimits"
-    assert "weaker isolation level 'rlimits'" in sandbox.isolation_note("rlimits")
+def test_weaker_level_is_used_only_when_named_and_then_shown(tmp_path, monkeypatch):
+    """SRPO_SANDBOX_ISOLATION=rlimits: that level is used, `verify-code` records it in
+    every row and names it on stderr; a name that is not a level is an error."""
+    rows = tmp_path / "in.jsonl"
+    rows.write_text(json.dumps({"id": "a", "program": "print(1)",
+                                "tests": {"cases": [{"input": "", "output": "1"}]}}) + "\n")
+    env = dict(os.environ, **{sandbox.OPT_IN: "rlimits"})
+    done = subprocess.run([sys.executable, "-c", CLI, "verify-code", "--input", str(rows)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert json.loads(done.stdout)["isolation"] == "rlimits" and done.returncode == 0
+    assert "weaker isolation level 'rlimits'" in done.stderr
     assert sandbox.isolation_note("namespaces") == ""
     monkeypatch.setenv(sandbox.OPT_IN, "chroot")
     with pytest.raises(sandbox.SandboxUnavailable, match="not a level"):
