@@ -1,40 +1,56 @@
 """Benchmark of the math verifier against Hugging Face Math-Verify: accuracy and speed.
 
-One labelled case set (gold, boxed answer, equal?) of unambiguous pairs from every answer
-category, including the pitfalls of tolerance-based graders (1/2^99 vs 1/2^98, e^-20 vs
-e^-21, 10^20 vs 10^20 + 1), is given to both verifiers as the same completions:
+Part 1, a labelled case set (gold, boxed answer, equal?) of unambiguous pairs from every
+answer category, including the pitfalls of tolerance-based graders (1/2^99 vs 1/2^98,
+e^-20 vs e^-21, 10^20 vs 10^20 + 1), given to both verifiers as the same completions:
 
   1. accuracy on the equal cases and on the unequal cases, per category, with every case
      either verifier gets wrong listed;
   2. throughput in checks per second on 2 cores, for two workloads: the mixed case set
      (repeated --copies times) and tiny-world reward batches (64 completions per step,
-     as in training). Ours: `verify_math_batch(..., workers=2)`. Math-Verify: its own
-     `parse` + `verify` in a pool of 2 processes (its signal-based timeout needs each
-     check in a main thread). The two are timed interleaved in one process; figures are
-     medians of --repeats runs.
+     as in training).
+
+Part 2 (`--real`), the gold answers of the real benchmark files in ../shared/data/real
+that the verifier reads as math: each gold against itself in four written forms (a boxed
+completion, the bare answer, a final `$...$`, "Therefore, the answer is ..."), and against
+perturbed copies as boxed completions (a number changed, a sign flipped, a set element
+removed): accuracy per form and checks per second over all of them.
+
+Ours: `verify_math_batch(..., workers=2)` (the calling process extracts answers and
+settles plain numbers; 2 worker processes parse the rest). Math-Verify: its own `parse`
++ `verify` in a pool of 2 processes (its signal-based timeout needs each check in a main
+thread); the gold is given to it as the answer our gold reading states, in `$...$`. The
+two are timed interleaved in one process; figures are medians of --repeats runs.
 
     python benchmarks/bench_math_verifier.py --output benchmarks/results/math_verifier.md
+    python benchmarks/bench_math_verifier.py --real --repeats 3 --output FILE
     python benchmarks/bench_math_verifier.py --quick      # seconds; what the test runs
 
-Math-Verify is needed only here (`pip install math-verify`); without it the script
-measures our side alone and says so.
+Math-Verify is needed only here (`pip install "math-verify[antlr4_13_2]"`). The quick
+mode measures our side alone; without Math-Verify installed, so does every mode, and it
+says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import multiprocessing
 import platform
+import re
 import statistics
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sympy  # noqa: E402
 
-from srpo_mini.verifiers.math import verify_math_batch  # noqa: E402
+from srpo_mini.verifiers.math import check_golds, verify_math_batch  # noqa: E402
+from srpo_mini.verifiers.math_extract import gold_answer, unwrap_answer  # noqa: E402
+from srpo_mini.verifiers.math_parse import _split_top_level  # noqa: E402
 
 try:
     import math_verify
@@ -176,6 +192,170 @@ def tiny_world_batches(n_batches: int, group_size: int = 8) -> list[tuple[list, 
     return batches
 
 
+# --- real benchmark files ------------------------------------------------------------
+
+REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real"
+
+
+def stated_answer(gold: str) -> str:
+    """The answer a gold label states, without delimiters: what the written forms carry."""
+    return unwrap_answer(gold_answer(gold))
+
+
+def written_forms(gold: str) -> list[tuple[str, str, bool]]:
+    """(form name, text, extract?) of one gold: boxed, bare, $...$, "The answer is"."""
+    answer = stated_answer(gold)
+    forms = [("boxed", f"So the final result is \\boxed{{{answer}}}.", True),
+             ("bare", answer, False)]
+    if "$" not in answer and "\n" not in answer:
+        forms += [("inline math", f"We find ${answer}$", True),
+                  ("answer is", f"Therefore, the answer is {answer}", True)]
+    return forms
+
+
+# A whole number or decimal that is not an exponent, a root index or part of a name.
+_NUMBER = re.compile(r"(?<![\w\\{_^.\[])\d+(?:\.\d+)?(?![\d.]|\s*\^)")
+
+
+def perturbed_copies(gold: str) -> list[tuple[str, str]]:
+    """(kind, copy) pairs that must not equal the gold: the last number changed (past any
+    decimal tolerance), and the last list element removed or, for a single value, the sign
+    flipped."""
+    answer = stated_answer(gold)
+    copies = []
+    # after the last `=` or `\approx`: worked steps end in the answer (the policy reads
+    # the last side of `a = b = c` and of `a \approx b \approx c`)
+    approx = answer.rfind("\\approx")
+    tail = max(answer.rfind("=") + 1, approx + len("\\approx") if approx >= 0 else 0)
+    number = None
+    for number in _NUMBER.finditer(answer, tail):
+        pass
+    if number:
+        whole, dot, fraction = number.group().partition(".")
+        changed = str(int(whole) + 1) + dot + fraction
+        copies.append(("number changed",
+                       answer[:number.start()] + changed + answer[number.end():]))
+    parts = _split_top_level(answer)
+    if len(parts) > 1:
+        copies.append(("element removed", ",".join(parts[:-1])))
+    elif not re.search(r"^-|=|<|>|\\[lg]e|\\pm|\\mp", answer.strip()) \
+            and re.search("[1-9]", answer):  # -0 is 0; a relation has no sign to flip
+        copies.append(("sign flipped", f"-({answer})"))
+    return copies
+
+
+def real_math_golds(every: int = 1) -> list[tuple[str, str]]:
+    """(file, gold) for every gold of the real files that the verifier reads as math
+    (every `every`-th of them)."""
+    from srpo_mini.data.adapters import GOLD_FIELDS, read_golds
+
+    missing = [name for name in GOLD_FIELDS if not (REAL / name).is_file()]
+    if missing:
+        raise SystemExit(f"real data missing from {REAL.resolve()}: {missing}")
+    golds = []
+    for name in GOLD_FIELDS:
+        values = read_golds(REAL / name)
+        golds += [(name, gold) for gold, check in zip(values, check_golds(values, workers=2))
+                  if check.kind == "math"]
+    return golds[::every]
+
+
+def real_rows(golds) -> list[tuple[str, str, str, bool, bool]]:
+    """(form, gold, text, extract?, equal?) rows: every written form, every perturbed copy
+    as a boxed completion."""
+    rows = []
+    for _, gold in golds:
+        rows += [(form, gold, text, extract, True) for form, text, extract in written_forms(gold)]
+        rows += [(kind, gold, f"So the final result is \\boxed{{{copy}}}.", True, False)
+                 for kind, copy in perturbed_copies(gold)]
+    return rows
+
+
+def ours_real(rows) -> list[bool]:
+    """Our verdicts: completions extracted (lenient), bare answers read as they are."""
+    verdicts = [None] * len(rows)
+    for extract in (True, False):
+        index = [i for i, row in enumerate(rows) if row[3] is extract]
+        results = verify_math_batch([rows[i][2] for i in index], [rows[i][1] for i in index],
+                                    extract=extract, workers=2)
+        for i, result in zip(index, results):
+            verdicts[i] = result.correct
+    return verdicts
+
+
+def run_real(args, pool) -> dict:
+    """Verdicts and timings; every timed run also gives verdicts (Math-Verify takes minutes
+    per run), and the report keeps the first run's."""
+    golds = real_math_golds(args.every)
+    rows = real_rows(golds)
+    mv_golds = [stated_answer(row[1]) for row in rows]
+    texts = [row[2] for row in rows]
+    report = {"golds": golds, "rows": rows}
+    our_times, mv_times = [], []
+    for _ in range(args.repeats):  # interleaved, so both sides see the same load
+        started = time.perf_counter()
+        report.setdefault("ours", ours_real(rows))
+        our_times.append(time.perf_counter() - started)
+        if pool is not None:
+            started = time.perf_counter()
+            report.setdefault("mv", mv_batch(pool, texts, mv_golds))
+            mv_times.append(time.perf_counter() - started)
+    report["speed"] = {"checks": len(rows), "ours": len(rows) / statistics.median(our_times),
+                       "mv": len(rows) / statistics.median(mv_times) if mv_times else None,
+                       "ours_times": our_times, "mv_times": mv_times}
+    return report
+
+
+def real_markdown(report, args, load) -> str:
+    rows, golds = report["rows"], report["golds"]
+    per_file = Counter(name for name, _ in golds)
+    forms = list(dict.fromkeys(row[0] for row in rows))
+    lines = ["### Real benchmark files: gold against itself and against perturbed copies", "",
+             f"{len(golds)} golds read as math from ../shared/data/real ("
+             + ", ".join(f"{name} {n}" for name, n in per_file.items())
+             + f"), {len(rows)} checks: each gold against itself in four written forms "
+             "(equal) and against perturbed copies as boxed completions (unequal). "
+             "Math-Verify gets the gold as the answer our gold reading states, in `$...$`; "
+             "the bare form goes to our `extract=False` and to Math-Verify's `parse` as it is.",
+             "", "| form | truth | checks | srpo_mini right | Math-Verify right |",
+             "|---|---|---|---|---|"]
+    for side in (True, False):
+        for form in forms:
+            index = [i for i, row in enumerate(rows) if row[0] == form and row[4] is side]
+            if not index:
+                continue
+            ours = sum(report["ours"][i] is side for i in index)
+            mv = sum(report["mv"][i] is side for i in index) if "mv" in report else None
+            lines.append(f"| {form} | {'equal' if side else 'unequal'} | {len(index)} | "
+                         f"{ours} ({ours / len(index):.1%}) | "
+                         + (f"{mv} ({mv / len(index):.1%}) |" if mv is not None else "- |"))
+        index = [i for i, row in enumerate(rows) if row[4] is side]
+        ours = sum(report["ours"][i] is side for i in index)
+        mv = sum(report["mv"][i] is side for i in index) if "mv" in report else None
+        lines.append(f"| **all {'equal' if side else 'unequal'}** | | {len(index)} | "
+                     f"**{ours}/{len(index)} ({ours / len(index):.1%})** | "
+                     + (f"**{mv}/{len(index)} ({mv / len(index):.1%})** |" if mv is not None
+                        else "- |"))
+    s = report["speed"]
+    times = ", ".join(f"{t:.1f}" for t in s["ours_times"])
+    mv_times = ", ".join(f"{t:.1f}" for t in s["mv_times"]) or "-"
+    ratio = f"{s['ours'] / s['mv']:.1f}x" if s["mv"] else "-"
+    mv_rate = f"{s['mv']:,.0f}" if s["mv"] else "-"
+    lines += ["", f"| throughput, {s['checks']} checks per run, median of {args.repeats} "
+              "| srpo_mini | Math-Verify | srpo_mini / Math-Verify |", "|---|---|---|---|",
+              f"| checks/s | {s['ours']:,.0f} | {mv_rate} | {ratio} |",
+              f"| seconds per run | {times} | {mv_times} | |", "",
+              f"Both sides: 2 processes. Load average {load[0]:.2f} before, {load[1]:.2f} "
+              "after (2 cores; above 2 means the machine was shared with other work).", ""]
+    wrong_both = [(row, ours) for row, ours, mv in zip(rows, report["ours"],
+                                                         report.get("mv", report["ours"]))
+                  if ours is not row[4]]
+    lines += [f"srpo_mini wrong on {len(wrong_both)} checks" + (":" if wrong_both else "."), ""]
+    lines += [f"- [{row[0]}] gold `{row[1][:80]}`, text `{row[2][:80]}`"
+              for row, _ in wrong_both[:20]]
+    return "\n".join(lines) + "\n"
+
+
 # --- Math-Verify side ---------------------------------------------------------------
 
 def _mv_check(pair) -> bool:
@@ -218,15 +398,13 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def run(args) -> dict:
+def run(args, pool) -> dict:
     rows = ROWS[::3] if args.quick else ROWS
     completions = [completion_of(row[2]) for row in rows]
     golds = [row[1] for row in rows]
     ours = [r.correct for r in verify_math_batch(completions, golds, workers=2)]
     report = {"rows": rows, "ours": ours, "ours_acc": accuracy(ours, rows)}
-    pool = None
-    if math_verify is not None:
-        pool = multiprocessing.get_context("spawn").Pool(2)
+    if pool is not None:
         mv = mv_batch(pool, completions, golds)
         report.update(mv=mv, mv_acc=accuracy(mv, rows))
 
@@ -255,26 +433,34 @@ def run(args) -> dict:
         speed[name] = {"checks": n, "ours": n / statistics.median(our_times),
                        "mv": n / statistics.median(mv_times) if mv_times else None}
     report["speed"] = speed
-    if pool is not None:
-        pool.close()
-        pool.join()
     return report
 
 
-def markdown(report, args) -> str:
-    rows = report["rows"]
-    mv_version = getattr(math_verify, "__version__", None) if math_verify else None
-    if math_verify is not None and mv_version is None:
-        from importlib.metadata import version
+def machine(args, use_mv: bool) -> str:
+    """One line: CPU, cores, versions, and the command that produced the table."""
+    from importlib.metadata import version
 
-        mv_version = version("math-verify")
+    import torch
+
+    info = {}
+    if Path("/proc/cpuinfo").is_file():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    cpu = (f"{info['model name']} (family {info.get('cpu family', '?')}, model "
+           f"{info.get('model', '?')})" if "model name" in info else platform.processor())
+    mv = (version("math-verify") if use_mv else "not run (quick mode)" if math_verify
+          else "not installed (its side skipped)")
+    return (f"Machine: {cpu}, {os.cpu_count()} cores, no GPU (torch CPU capability "
+            f"{torch.backends.cpu.get_cpu_capability()}, no native bf16). Python "
+            f"{platform.python_version()}, sympy {sympy.__version__}, math-verify {mv}. "
+            f"Command: `python benchmarks/bench_math_verifier.py {' '.join(args.argv)}`")
+
+
+def markdown(report, args, use_mv: bool) -> str:
+    rows = report["rows"]
     lines = ["## Math verifier: accuracy and throughput against Math-Verify", "",
-             f"Machine: 2-core x86-64 CPU, no GPU. Python {platform.python_version()}, "
-             f"sympy {sympy.__version__}, math-verify "
-             f"{mv_version or 'not installed (its side skipped)'}. "
-             f"Command: `python benchmarks/bench_math_verifier.py"
-             f"{' --quick' if args.quick else ''} --copies {args.copies} --batches "
-             f"{args.batches} --repeats {args.repeats} --output {args.output}`", "",
+             machine(args, use_mv), "",
              f"Case set: {len(rows)} labelled pairs in {len(CASES)} categories "
              f"({sum(r[3] for r in rows)} equal, {sum(not r[3] for r in rows)} unequal), "
              "each given to both verifiers as the completion `... The final answer is "
@@ -314,7 +500,12 @@ def markdown(report, args) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="a third of the cases, one repeat: seconds (what the test runs)")
+                        help="a third of the cases, one repeat, our side only: seconds "
+                             "(what the test runs)")
+    parser.add_argument("--real", action="store_true",
+                        help="part 2 instead of part 1: the golds of the real benchmark files")
+    parser.add_argument("--every", type=int, default=1,
+                        help="with --real, every n-th readable gold (--quick: 40)")
     parser.add_argument("--copies", type=int, default=5,
                         help="times the case set is repeated per throughput run")
     parser.add_argument("--batches", type=int, default=10,
@@ -322,12 +513,27 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per workload")
     parser.add_argument("--output", default=None, help="write the Markdown section here")
     args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     if args.quick:
         args.copies, args.batches, args.repeats = 1, 1, 1
+        args.every = max(args.every, 40)
+    use_mv = math_verify is not None and not args.quick
     if math_verify is None:
         print("math-verify is not installed: measuring our verifier only "
-              "(pip install math-verify for the comparison)", file=sys.stderr)
-    text = markdown(run(args), args)
+              '(pip install "math-verify[antlr4_13_2]" for the comparison)', file=sys.stderr)
+    pool = multiprocessing.get_context("spawn").Pool(2) if use_mv else None
+    try:
+        if args.real:
+            load_before = os.getloadavg()[0]
+            report = run_real(args, pool)
+            text = "\n".join([machine(args, use_mv), "", real_markdown(
+                report, args, (load_before, os.getloadavg()[0]))])
+        else:
+            text = markdown(run(args, pool), args, use_mv)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
     print(text)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""`srpo-mini check-data`: counts on good files, a non-zero exit and the message on bad ones.
+"""`srpo-mini check-data`: counts on good files, a non-zero exit and the message on bad ones;
+math golds the verifier cannot read are counted and named by file and row.
 
 Runs the command through `srpo_mini.cli.main`, as the console script does, on JSONL,
 JSON and Parquet files written in a temporary directory.
@@ -54,6 +55,7 @@ def test_counts_per_domain_and_difficulty(tmp_path, capsys):
         "    difficulty 1          2",
         "    difficulty 2          2",
         "    difficulty 3          1",
+        "math golds: 5 of 5 readable (math 5)",
     ]
 
 
@@ -80,6 +82,25 @@ def test_bad_file_exits_non_zero_with_the_message(rows, message, tmp_path, capsy
     assert out == ""
     assert err.startswith(f"error: {path}, {message}")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_unreadable_math_golds_are_named_with_file_and_row(tmp_path, capsys):
+    """Golds the math verifier cannot read (rows 2 and 4): counted on stdout, one error
+    line each on stderr with file, row and gold, exit code 1; a word gold is readable."""
+    rows = [{**MATH_ROWS[0]},
+            {"id": "u1", "domain": "math", "prompt": "?", "answer": r"\sum_{n=0}^{\infty} x^n"},
+            {"id": "w1", "domain": "math", "prompt": "?", "answer": r"\text{Monday}"},
+            {"id": "u2", "domain": "math", "prompt": "?", "answer": "5 4.6"}]
+    path = write_jsonl(tmp_path / "golds.jsonl", rows)
+    assert main(["check-data", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == "math golds: 2 of 4 readable (math 1, words 1, unreadable 2)"
+    errors = err.strip().splitlines()
+    assert len(errors) == 2
+    assert errors[0].startswith(f"error: {path}, row 2, field 'answer': the math verifier "
+                                r"cannot read the gold answer '\\sum_{n=0}^{\\infty} x^n'")
+    assert errors[1].startswith(f"error: {path}, row 4, field 'answer': ")
+    assert "'5 4.6' (unreadable: " in errors[1]
 
 
 def test_malformed_line_and_missing_file(tmp_path, capsys):

@@ -78,6 +78,103 @@ CASES = {
         ("0", "10^{-50}", False), (r"\sin^2 x + \cos^2 x", "1", True),
         ("(x+1)^2", "x^2+2x+1", True), (r"\sqrt{x^2}", "x", False),
     ],
+    "solution of a system": [
+        ("[x=1, y=5, z=3]", "x=1, y=5, z=3", True), ("[x=1, y=5, z=3]", "y=5, z=3, x=1", True),
+        ("[x=1, y=5, z=3]", "(1, 5, 3)", True), ("[x=1, y=5, z=3]", "(5, 1, 3)", False),
+        ("[x=1, y=5, z=3]", "x=5, y=1, z=3", False), ("[x=1, y=5, z=3]", "x=1, y=5", False),
+        ("x=1, y=2", "x=2, y=1", False),  # each variable against its own value
+        (r"\{g=60, b=200\}", "b=200, g=60", True), (r"\{g=60, b=200\}", "g=200, b=60", False),
+        ("[x=2-4 t, y=-8 t, z=t]", "x=2+4t, y=-8t, z=t", False),
+    ],
+    "inequality restated as an interval": [
+        (r"-1<x \leqslant 1:(-1,1]", "(-1, 1]", True),
+        (r"-1<x \leqslant 1:(-1,1]", r"-1 < x \le 1", True),
+        (r"-1<x \leqslant 1:(-1,1]", "[-1, 1]", False),
+        (r"x<-7:(-\infty,-7)", r"(-\infty, -7]", False),
+        (r"$k \geqslant 2$ or $k<-20:(-\infty,-20) \cup[2, \infty)$",
+         r"(-\infty,-20) \cup [2, \infty)", True),
+        (r"$k \geqslant 2$ or $k<-20:(-\infty,-20) \cup[2, \infty)$",
+         r"(-\infty,-20] \cup [2, \infty)", False),
+    ],
+    "a computed matrix, set or number named on the left": [
+        (r"\left[\begin{array}{ll}0 & 1 \\ 5 & 3\end{array}\right]^{-1}=\left[\begin{array}"
+         r"{cc}-\frac{3}{5} & \frac{1}{5} \\ 1 & 0\end{array}\right]",
+         r"\begin{pmatrix} -3/5 & 1/5 \\ 1 & 0 \end{pmatrix}", True),
+        (r"\left[\begin{array}{ll}0 & 1 \\ 5 & 3\end{array}\right]^{-1}=\left[\begin{array}"
+         r"{cc}-\frac{3}{5} & \frac{1}{5} \\ 1 & 0\end{array}\right]",
+         r"\begin{pmatrix} -3/5 & 1/5 \\ 0 & 1 \end{pmatrix}", False),
+        (r"\begin{pmatrix} 0 & 1 \\ 5 & 3 \end{pmatrix}^{-1}",
+         r"\begin{pmatrix} -3/5 & 1/5 \\ 1 & 0 \end{pmatrix}", True),
+        (r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}^{T}",
+         r"\begin{pmatrix} 1 & 3 \\ 2 & 4 \end{pmatrix}", True),
+        (r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}^{T}",
+         r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}", False),
+        (r"\left[\frac{\ln (1/18)}{-0.1}, \infty\right)=[10 \ln (18), \infty)",
+         r"[10\ln 18, \infty)", True),
+        (r"\left[\frac{\ln (1/18)}{-0.1}, \infty\right)=[10 \ln (18), \infty)",
+         r"(10\ln 18, \infty)", False),
+        (r"C_{B}(\vec{x})=\left[\begin{array}{r}2 \\ 1 \\ -1\end{array}\right]", "(2, 1, -1)",
+         True),
+        (r"C_{B}(\vec{x})=\left[\begin{array}{r}2 \\ 1 \\ -1\end{array}\right]", "(2, 1, 1)",
+         False),
+        ("41 / 4=10.25", "10.25", True), ("41 / 4=10.25", "10.26", False),
+        (r"\left[\begin{array}{l}1 \\ 2 \\ 3\end{array}\right] \bullet\left[\begin{array}{l}"
+         r"2 \\ 0 \\ 1\end{array}\right]=5", "5", True),  # vectors: the dot product
+        (r"\left[\begin{array}{l}1 \\ 2 \\ 3\end{array}\right] \cdot\left[\begin{array}{l}"
+         r"2 \\ 0 \\ 1\end{array}\right]", "6", False),
+        (r"w=\frac{V}{\ell h}", "w = V/(l h)", True), (r"w=\frac{V}{\ell h}", "w = V/h", False),
+    ],
+    "set-builder with several conditions": [
+        (r"$\{x \mid x \geq 0$ and $x \neq 1\}$", r"[0, 1) \cup (1, \infty)", True),
+        (r"$\{x \mid x \geq 0$ and $x \neq 1\}$", r"[0, \infty)", False),
+        (r"$\{x \mid x \geq 0$ and $x \neq 1\}$", r"(0, 1) \cup (1, \infty)", False),
+        (r"\{x \mid x \neq 1, x \neq -1\}", r"(-\infty, -1) \cup (-1, 1) \cup (1, \infty)", True),
+        (r"\{x \mid x \neq 1, x \neq -1\}", r"(-\infty, 1) \cup (1, \infty)", False),
+    ],
+    "finite sums and products": [
+        (r"\sum_{k=1}^{5}(3 k+5)", "70", True), (r"\sum_{k=1}^{5}(3 k+5)", "71", False),
+        (r"\sum_{k=1}^{30} 2^{k-1}", "2^{30}-1", True),
+        (r"\sum_{k=1}^{30} 2^{k-1}", "2^{30}", False),
+        (r"\sum_{k=1}^{5} k + 1", "16", True),  # the sum takes the product that follows
+        (r"\sum_{k=3}^{20}(-1)^{k} \ln (k)", r"\sum_{j=3}^{19} (-1)^j \ln j", False),
+        (r"\sum_{k=1}^{4}(-1)^{k-1} \frac{x^{2 k-1}}{2 k-1}", "x - x^3/3 + x^5/5 - x^7/7", True),
+        (r"\sum_{k=1}^{4}(-1)^{k-1} \frac{x^{2 k-1}}{2 k-1}", "x - x^3/3 + x^5/5 + x^7/7",
+         False),
+        (r"\prod_{j=1}^{5} j", "120", True), (r"\prod_{j=1}^{5} j", "24", False),
+        (r"\sum_{n=0}^{\infty} x^n", r"\frac{1}{1-x}", False),  # series: not read
+    ],
+    "evaluated limits, integrals and probabilities": [
+        (r"\lim _{n \rightarrow \infty} n^{2} /\left(2 n^{2}+1\right)=1 / 2", "1/2", True),
+        (r"\lim _{n \rightarrow \infty} n^{2} /\left(2 n^{2}+1\right)=1 / 2", "1/3", False),
+        (r"\int_{0}^{2 \pi} \sin t d t=0", "0", True),
+        (r"\int_{0}^{2 \pi} \sin t d t=0", "1", False),
+        (r"P(\{1\})=1 / 12, P(\{2\})=1 / 6", "1/12, 1/6", True),
+        (r"P(\{1\})=1 / 12, P(\{2\})=1 / 6", "1/12, 1/12", False),
+        ("Pt = 5", "5", False),  # not a probability: an equation
+    ],
+    "solutions of a differential equation": [
+        (r"y^{2}(y-3 x)=c ; \quad y \equiv 0 ; y=3 x", "y^2(y-3x)=c, y=0, y=3x", True),
+        (r"y^{2}(y-3 x)=c ; \quad y \equiv 0 ; y=3 x", "y^2(y-3x)=c, y=0, y=2x", False),
+        (r"y=\frac{c}{x-c} \quad y \equiv-1", "y = c/(x-c), y=-1", True),
+        (r"y=\frac{c}{x-c} \quad y \equiv-1", "y = c/(x-c), y=1", False),
+    ],
+    "amounts at rates": [
+        (r"$\$ 3000 @ 11 \%$; $\$ 24000 @ 7 \%$", r"(24000, 7\%), (3000, 11\%)", True),
+        (r"$\$ 3000 @ 11 \%$; $\$ 24000 @ 7 \%$", r"(3000, 7\%), (24000, 11\%)", False),
+        (r"$25 @ \$ 18$", "25 @ 18", True), (r"$25 @ \$ 18$", "(18, 25)", False),
+    ],
+    "labelled parts, in the gold's order": [
+        (r"tip: $6 \mathrm{ft} / \mathrm{s}$, length: $5 / 2 \mathrm{ft} / \mathrm{s}$",
+         "6, 2.5", True),
+        (r"tip: $6 \mathrm{ft} / \mathrm{s}$, length: $5 / 2 \mathrm{ft} / \mathrm{s}$",
+         "5/2, 6", False),
+        ("radius: 1 , center: $(2,3,5)$", "(1, (2, 3, 5))", True),
+        ("radius: 1 , center: $(2,3,5)$", "1, (2, 3, 4)", False),
+        (r"4 rectangles: $41 / 4=10.25$, 8 rectangles: $183 / 16=11.4375$",
+         "10.25, 11.4375", True),
+        (r"4 rectangles: $41 / 4=10.25$, 8 rectangles: $183 / 16=11.4375$",
+         "10.25, 11.4376", False),
+    ],
 }
 ROWS = [(category, *case) for category, cases in CASES.items() for case in cases]
 

@@ -14,6 +14,8 @@ benchmark)
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -446,6 +448,21 @@ def test_benchmark_quick(run_benchmark):
     assert "| unequal cases | " in text and "| mixed case set | " in text
     rate = text.split("| mixed case set | ")[1].split("|")[1].strip()
     assert float(rate.replace(",", "")) > 0
+    assert "math-verify not run (quick mode)" in text or "not installed" in text
+
+
+@pytest.mark.slow
+def test_benchmark_quick_real_files(run_benchmark):
+    """--quick --real: every 40th readable gold of ../shared/data/real in four written
+    forms (all equal) and perturbed (all unequal), our side only; rate positive."""
+    text = run_benchmark("bench_math_verifier.py", "--real")
+    totals = re.findall(r"^\| \*\*all (equal|unequal)\*\* \| \| (\d+) \| \*\*(\d+)/(\d+) ",
+                        text, re.MULTILINE)
+    assert [t[0] for t in totals] == ["equal", "unequal"]
+    for side, checks, right, total in totals:
+        assert int(checks) == int(total) > 50 and int(right) == int(total), side
+    rate = re.search(r"^\| checks/s \| ([\d,]+) \| - \| - \|$", text, re.MULTILINE)
+    assert rate and int(rate.group(1).replace(",", "")) > 0
 
 
 def _written_forms(value) -> list[str]:

@@ -1,12 +1,17 @@
 """`srpo-mini check-data`: validate dataset files and report what they hold.
 
 Every row of every file is validated (see `schema.py`); the first fault stops the check
-with one message naming file, row and field, and a non-zero exit code.
+with one message naming file, row and field, and a non-zero exit code. Then every math
+gold answer is read the way the math verifier reads it (`verifiers.math.check_golds`):
+the counts per kind are printed, and each gold the verifier cannot read (a problem whose
+every rollout would get reward 0) is an error line naming file, row and gold, with a
+non-zero exit code.
 """
 
 from __future__ import annotations
 
 import sys
+from collections import Counter
 
 from .schema import DataError, counts_by, load_problems
 
@@ -25,11 +30,39 @@ def format_counts(problems) -> str:
     return "\n".join(lines)
 
 
+def gold_report(files) -> tuple[str, list[str]]:
+    """Read every math gold of `files`: (one line of counts per kind, one error line per
+    gold the verifier cannot read, naming file, 1-based row and gold)."""
+    from ..verifiers.math import check_golds
+
+    kinds, errors = Counter(), []
+    for file in files:
+        problems = load_problems([file])  # one file at a time: rows are that file's
+        math = [(row, p) for row, p in enumerate(problems, start=1) if p.domain == "math"]
+        for (row, problem), check in zip(math, check_golds([p.answer for _, p in math])):
+            kinds[check.kind] += 1
+            if not check.readable:
+                errors.append(f"error: {file}, row {row}, field 'answer': the math verifier "
+                              f"cannot read the gold answer {problem.answer!r} "
+                              f"({check.kind}: {check.reason})")
+    readable = sum(kinds[k] for k in ("math", "choice", "words"))
+    detail = ", ".join(f"{kind} {kinds[kind]}" for kind in
+                       ("math", "choice", "words", "free text", "proof", "unreadable")
+                       if kinds[kind])
+    line = (f"math golds: {readable} of {sum(kinds.values())} readable"
+            + (f" ({detail})" if detail else ""))
+    return line, errors
+
+
 def cli_check_data(args) -> int:
     try:
         problems = load_problems(args.files)
+        golds, errors = gold_report(args.files)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(format_counts(problems))
-    return 0
+    print(golds)
+    for error in errors:
+        print(error, file=sys.stderr)
+    return 1 if errors else 0

@@ -142,6 +142,8 @@ def neg(a):
 def mul(a, b):
     a_matrix, b_matrix = (isinstance(v, sympy.MatrixBase) for v in (a, b))
     if a_matrix and b_matrix:
+        if a.shape == b.shape and 1 in a.shape and a.shape != (1, 1):
+            return (a.T * b)[0] if a.shape[1] == 1 else (a * b.T)[0]  # vectors: dot product
         if a.shape[1] != b.shape[0]:
             raise ParseError("matrix shapes do not multiply")
         return a * b

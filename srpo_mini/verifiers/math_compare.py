@@ -142,6 +142,11 @@ class Comparator:
 
     def _list(self, a, b):
         if isinstance(a, BareList) and isinstance(b, BareList):
+            named_a, named_b = _named(a), _named(b)
+            if named_a and named_b and named_a.keys() == named_b.keys():
+                # `x=1, y=2` against `y=2, x=1`: each variable against its own value
+                return self._ordered(tuple(named_a.values()),
+                                     tuple(named_b[name] for name in named_a))
             return self._unordered(a.items, b.items)
         bare, other = (a, b) if isinstance(a, BareList) else (b, a)
         if isinstance(other, sympy.FiniteSet):
@@ -221,6 +226,10 @@ class Comparator:
 
     # --- equations and inequalities ----------------------------------------------
     def _relations(self, a, b):
+        for eq, other in ((a, b), (b, a)):  # `41/4 = 10.25` against `10.25`: a worked step
+            if isinstance(eq, sympy.Eq) and not eq.free_symbols \
+                    and isinstance(other, sympy.Expr) and not _is_logic(other):
+                return self.equal(eq.rhs, other) if eq is a else self.equal(other, eq.rhs)
         if isinstance(a, sympy.Eq) and isinstance(b, sympy.Eq):
             if not (a.free_symbols or b.free_symbols):  # `\\cos 2 \\approx 0.42`: the values
                 return self.equal(a.rhs, b.rhs)
@@ -526,3 +535,11 @@ def compare_task(gold_text: str, candidate_text: str | None) -> list:
     except Exception as err:  # a comparison that fails is an incorrect answer, not a crash
         return [False, f"error: {type(err).__name__}"]
     return [bool(equal), reason]
+
+
+def _named(answers: BareList) -> dict | None:
+    """{variable: value} when every answer of a list assigns a distinct variable."""
+    named = {item.target: item.value for item in answers.items
+             if isinstance(item, Assignment) and item.op == "="
+             and isinstance(item.target, sympy.Symbol)}
+    return named if len(named) == len(answers.items) else None

@@ -212,6 +212,9 @@ _BROKEN_SPAN_RE = re.compile(r"(?<=[-+=(,]) ?\$\s+\$ ?")  # `$56 x^6 +$ $60 x^2$
 _QUALIFIER_RE = re.compile(r"(?<=\$)\s*,?\s*(?:for\s+(?:all|any|every|each)|where)\b[^$]*"
                            r"(?:\$[^$]*\$[^$]*)?$", re.IGNORECASE)
 _YES_NO_RE = re.compile(r"(yes|no)\b\s*[.,;:!]\s*\S", re.IGNORECASE)
+# `tip: $6$, length: $5/2$`: a label (words, or a count and a word) opening each part
+_PART_LABEL_RE = re.compile(r"(?:^|[,;]\s*)(?:[A-Za-z][A-Za-z ]{0,30}|\d+\s+[A-Za-z]+)\s*:\s*")
+_DOLLAR_SPAN_RE = re.compile(r"\$[^$]*\$")
 
 
 def gold_answer(gold: str) -> str:
@@ -231,6 +234,9 @@ def gold_answer(gold: str) -> str:
     yes_no = _YES_NO_RE.match(text)
     if yes_no:
         return yes_no.group(1)
+    labelled = _labelled_parts(text)
+    if labelled:
+        return labelled
     text = _LABEL_RE.sub("", text)
     text = _QUALIFIER_RE.sub("", _BROKEN_SPAN_RE.sub(" ", text))
     sentence = _SENTENCE_SPAN_RE.fullmatch(text)
@@ -243,6 +249,24 @@ def gold_answer(gold: str) -> str:
         if all(_SEPARATOR_PROSE_RE.fullmatch(p) for p in prose):
             return ", ".join(span.strip("$").strip() for span in spans)
     return text
+
+
+def _labelled_parts(text: str) -> str | None:
+    """`radius: 1, center: $(2,3,5)$` -> `(1, (2,3,5))`: two or more labelled values, the
+    first at the start, as a tuple in the gold's order (the labels name the parts, so a
+    candidate gives the values in that order). None when the text is not of that form."""
+    masked = _DOLLAR_SPAN_RE.sub(lambda m: "\x00" * len(m.group()), text)  # labels outside math
+    labels = list(_PART_LABEL_RE.finditer(masked))
+    if len(labels) < 2 or labels[0].start() != 0:
+        return None
+    values = []
+    for label, following in zip(labels, labels[1:] + [None]):
+        value = text[label.end():following.start() if following else len(text)]
+        value = unwrap_answer(value.strip().rstrip(",;. ").strip())
+        if not value or "$" in value:
+            return None
+        values.append(value)
+    return "(" + ", ".join(values) + ")"
 
 
 _PROSE_WORD_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")

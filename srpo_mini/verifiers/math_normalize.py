@@ -50,6 +50,9 @@ _REWRITES = [(re.compile(p), r) for p, r in [
     (r"\\(?:leqslant|leq|le)(?![A-Za-z])", r"\\le "),
     (r"\\(?:geqslant|geq|ge)(?![A-Za-z])", r"\\ge "),
     (r"\\(?:neq|ne)(?![A-Za-z])", r"\\ne "),
+    (r"\\bullet(?![A-Za-z])", r"\\cdot "),  # `u \bullet v`: a dot product
+    (r"\\ell(?![A-Za-z])", "l "),
+    (r"\\equiv(?![A-Za-z])", "="),  # `y \equiv 0`: identically zero, a solution
     (r"\\lt(?![A-Za-z])", "<"),
     (r"\\gt(?![A-Za-z])", ">"),
     (r"\\(?:lvert|rvert|vert)(?![A-Za-z])", "|"),
@@ -84,7 +87,13 @@ _TIME_RE = re.compile(r"(\d{1,2}):(\d{2})\s*(?:\\text\s*\{\s*)?(?:([AaPp])\.?\s*
                       r"\s*\}?\s*\.?")
 _ASCII_RELATIONS = [(re.compile(p), r) for p, r in [
     (r">=|=>(?!>)", r"\\ge "), (r"<=|=<", r"\\le "), (r"!=|<>", r"\\ne ")]]
-_COMMAS_RE = re.compile(r"\s*,(?:\s*,)+\s*")
+_COMMAS_RE = re.compile(r"\s*[,;](?:\s*[,;])+\s*")  # `; \quad` separates once
+# `-1 < x \le 1 : (-1, 1]`: an inequality restated as an interval; the interval is read
+# `3000 @ 11\%, 24000 @ 7\%`: amounts at rates (of interest, or prices), each a pair
+_AT_PAIR = r"(\d[\d.]*)\s*@\s*(\d[\d.]*\s*(?:\\%)?)"
+_AT_PAIRS_RE = re.compile(r"\s*" + _AT_PAIR + r"(?:\s*[,;]?\s*" + _AT_PAIR + r")*\s*")
+_AT_PAIR_RE = re.compile(_AT_PAIR)
+_RESTATED_RE = re.compile(r"[^:]*(?:<|>|\\le|\\ge)[^:]*:\s*([(\[][^:]*[)\]])")
 _APPROX_RE = re.compile(r"^\\approx\s*")
 _QUAD_RE = re.compile(r"\\(?:quad|qquad)(?![A-Za-z])")
 _SPACES_RE = re.compile(r"\s+")
@@ -206,6 +215,11 @@ def normalize(answer: str) -> Normalized:
         text = _AND_OR_RE.sub(" , ", text)
     text = _COMMAS_RE.sub(", ", text).strip(" ,")
     text = _APPROX_RE.sub("", text).rstrip(" .,;:")
+    if "@" in text and _AT_PAIRS_RE.fullmatch(text):
+        text = ", ".join(f"({a}, {b.strip()})" for a, b in _AT_PAIR_RE.findall(text))
+    restated = _RESTATED_RE.fullmatch(text)
+    if restated:
+        text = restated.group(1)
     unit = _TRAILING_UNIT_RE.search(text)
     if unit:  # `5 cm`, `30 degrees`; a unit glued to a number (`5cm`) is not a unit
         degree = "degree" in unit.group(1).lower()

@@ -22,6 +22,7 @@ Grammar (lowest precedence first; `a b` is implicit multiplication):
     postfix  := primary ("!" | \\% | \\degree)*
     primary  := number | letter[_sub] | constant | function | \\frac | \\sqrt | \\binom
               | (...) | [...] | {...} | \\{...\\} | |...| | \\lfloor..\\rfloor | matrix
+              | \\sum_{k=a}^{b} term | \\prod_{k=a}^{b} term     integer bounds only
 
 What the result means: a sympy expression; a `Tuple` (parentheses with commas: a point,
 or an open interval, the comparator decides by the other side); an `Interval`, `Union`,
@@ -42,7 +43,8 @@ from .math_build import (ACCENTS, CONSTANTS, FUNCTIONS, GREEK, INVERSE, MATRICES
                          SETS, Assignment, BareList, Degrees, Parsed, Percent, add, as_interval,
                          make_interval, mul, neg, require_expr, safe_factorial, safe_pow)
 from .math_policy import (MAX_BINOMIAL, MAX_COLLECTION, MAX_DETERMINANT_SIZE, MAX_MATRIX_CELLS,
-                          MAX_NESTING, MAX_NUMBER_DIGITS, MAX_PARSE_CHARS, MAX_PLUS_MINUS)
+                          MAX_NESTING, MAX_NUMBER_DIGITS, MAX_PARSE_CHARS, MAX_PLUS_MINUS,
+                          MAX_SUM_TERMS)
 from .math_tokens import DIVIDE, NUMBER_RE, TIMES, ParseError, Token, implicit_start, tokenize
 
 __all__ = ["parse_answer", "Parsed", "ParseError", "Assignment", "BareList", "Percent",
@@ -58,6 +60,7 @@ class _Parser:
         self.depth = 0
         self.decimals: dict = {}
         self._peek_value = None  # the right side of the relation being read
+        self.bound: dict = {}  # index of a \sum or \prod -> the value of the current term
 
     # token helpers
     def peek(self, offset: int = 0) -> Token:
@@ -124,6 +127,11 @@ class _Parser:
                     return Assignment(right, left)
                 if op == "\\in":
                     raise ParseError("\\in needs a variable on its left")
+                if not all(isinstance(v, sympy.Expr) and not isinstance(v, sympy.MatrixBase)
+                           for v in (left, right)):
+                    # `A^{-1} = [[...]]`, `[a, b] = [c, d]`, `u \cdot v = 17`: a computed
+                    # set, matrix or tuple, or a value computed from one; the last side
+                    return Assignment(left, right) if isinstance(left, sympy.Basic) else right
             return RELATIONS[op](require_expr(left, "side"), require_expr(right, "side"),
                                   evaluate=False)
         if all(op in ("=", "\\approx") for op in ops):
@@ -223,6 +231,8 @@ class _Parser:
         base = self.postfix()
         if self.accept("^"):
             exponent = self.exponent()
+            if isinstance(base, sympy.MatrixBase):
+                return _matrix_power(base, exponent)
             return safe_pow(require_expr(base, "base of a power"), exponent)
         return base
 
@@ -383,6 +393,8 @@ class _Parser:
     def letter(self):
         token = self.next()
         name = token.text
+        if name in self.bound and self.peek().text != "_":
+            return self.bound[name]
         if self.peek().text == "_":
             return self._subscripted(name)
         if name == "e":
@@ -423,6 +435,8 @@ class _Parser:
             return sympy.binomial(n, k)
         if name in FUNCTIONS:
             return self.function(name)
+        if name in ("\\sum", "\\prod"):
+            return self.finite_sum(name)
         if name in MULTI_ARG:
             self.expect("(")
             args = [require_expr(a, "argument") for a in self.items_until(")")]
@@ -442,6 +456,41 @@ class _Parser:
                 raise ParseError(f"unknown set \\mathbb{{{letter}}}")
             return SETS[letter]
         raise ParseError(f"unsupported command {name}")
+
+    def finite_sum(self, name: str):
+        """`\\sum_{k=1}^{5} (3k+5)`, `\\prod_{j=1}^{4} j`: integer bounds, at most
+        MAX_SUM_TERMS terms; the summand (the product that follows, as for `\\sin 2x`) is
+        read once per term with the index bound to its value, under every size guard.
+        Infinite and symbolic bounds are refused: a series is not a number we can check."""
+        self.expect("_")
+        self.expect("{")
+        index = self.next()
+        if index.kind != "id" or index.text in self.bound:
+            raise ParseError(f"bad index of {name}")
+        self.expect("=")
+        lower = self.additive()
+        self.expect("}")
+        self.expect("^")
+        upper = self.exponent()
+        if not (getattr(lower, "is_Integer", False) and getattr(upper, "is_Integer", False)):
+            raise ParseError(f"{name} with infinite or symbolic bounds is not supported")
+        if not 0 <= upper - lower < MAX_SUM_TERMS:
+            raise ParseError(f"{name} of more than {MAX_SUM_TERMS} terms")
+        start, total = self.i, Integer(0 if name == "\\sum" else 1)
+        for value in range(int(lower), int(upper) + 1):
+            self.i, self.bound[index.text] = start, Integer(value)
+            try:
+                term = self.power()
+                while implicit_start(self.peek()):
+                    term = mul(term, self.power())
+            finally:
+                del self.bound[index.text]
+            total = add(total, term) if name == "\\sum" else mul(total, term)
+        if int(upper) < int(lower):  # an empty sum or product: skip its summand once
+            self.power()
+            while implicit_start(self.peek()):
+                self.power()
+        return total
 
     def function(self, name: str):
         base = None
@@ -493,6 +542,8 @@ class _Parser:
                 return interval
             if opener + closer.text != "[]":
                 raise ParseError("invalid interval")
+        if _solution_list(items):  # `[x=1, y=5, z=3]`: a system's solution, as a list
+            return BareList(tuple(items))
         for item in items:
             if not isinstance(item, sympy.Basic):
                 raise ParseError("unsupported element in a tuple")
@@ -504,15 +555,20 @@ class _Parser:
             self.next()
             return sympy.EmptySet
         if self.peek().kind == "id" and (self.peek(1).text in ("|", ":", "\\mid")):
-            # `\{x \mid -2 \le x < 1\}`: the set is its condition, read as a set
+            # `\{x \mid -2 \le x < 1\}`: the set is its condition, read as a set;
+            # `\{x \mid x \ge 0, x \ne 1\}`: conditions that all hold
             self.i += 2
             condition = self.relation()
+            while self.accept(","):
+                condition = sympy.And(condition, self.relation())
             if self.next().kind != "rset":
                 raise ParseError("unbalanced set braces")
             return condition
         items = self.items(separators=(",",))
         if self.next().kind != "rset":
             raise ParseError("unbalanced set braces")
+        if _solution_list(items):  # `\{g=60, b=200\}`
+            return BareList(tuple(items))
         for item in items:
             if not isinstance(item, (sympy.Expr, sympy.Tuple)):
                 raise ParseError("unsupported set element")
@@ -558,6 +614,26 @@ class _Parser:
 
 _PLUS_MINUS_RE = re.compile(r"\\(pm|mp)(?![A-Za-z])")
 
+def _matrix_power(matrix, exponent):
+    """`A^{T}` the transpose; `A^{-1}`, `A^{2}`: integer powers of a square matrix of at
+    most MAX_DETERMINANT_SIZE rows (an inverse needs a non-zero determinant)."""
+    if exponent == sympy.Symbol("T"):
+        return matrix.T
+    rows, columns = matrix.shape
+    if not (getattr(exponent, "is_Integer", False) and abs(exponent) <= MAX_DETERMINANT_SIZE
+            and rows == columns <= MAX_DETERMINANT_SIZE):
+        raise ParseError("unsupported power of a matrix")
+    if exponent < 0 and matrix.det() == 0:
+        raise ParseError("inverse of a singular matrix")
+    return sympy.ImmutableMatrix(matrix ** int(exponent))
+
+
+def _solution_list(items: list) -> bool:
+    """Two or more assignments to distinct variables: the solution of a system."""
+    targets = [item.target for item in items if isinstance(item, Assignment)
+               and item.op == "=" and isinstance(item.target, sympy.Symbol)]
+    return len(items) > 1 and len(targets) == len(items) == len(set(targets))
+
 
 def parse_answer(text: str) -> Parsed:
     """Parse one normalized answer into a `Parsed`; raise `ParseError` for anything else.
@@ -569,6 +645,8 @@ def parse_answer(text: str) -> Parsed:
         raise ParseError("answer too long to parse")
     if not text.strip():
         raise ParseError("empty answer")
+    if _EVALUATED_RE.search(text):  # `\lim_{n \to \infty} a_n = 1/2`: the value
+        text = ", ".join(_evaluated_value(part) for part in _split_top_level(text))
     signs = _PLUS_MINUS_RE.findall(text)
     if not signs:
         return _parse_one(text)
@@ -597,6 +675,28 @@ def parse_answer(text: str) -> Parsed:
     if branches[0] == branches[1]:
         return Parsed(branches[0], decimals)
     return Parsed(BareList(tuple(branches)), decimals)
+
+
+# A limit, integral, sum or probability evaluated: `\lim ... = 1/2`, `P(X=5) = 0.45`.
+_EVALUATED_RE = re.compile(r"(?:^|,)\s*(?:\\(?:lim|int|iint|oint|sum|prod|Pr)(?![A-Za-z])"
+                           r"|P\s*\()")
+
+
+def _evaluated_value(part: str) -> str:
+    """What follows the last top-level `=` of an evaluated limit, integral, sum or
+    probability; any other part unchanged. The left side is not read: it names the
+    quantity, the right side is the answer."""
+    if not _EVALUATED_RE.match(part):
+        return part
+    depth, cut = 0, -1
+    for i, ch in enumerate(part):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "=" and depth == 0:
+            cut = i
+    return part[cut + 1:] if cut > 0 and part[cut + 1:].strip() else part
 
 
 def _split_top_level(text: str) -> list[str]:
