@@ -2,9 +2,12 @@
 
 `METRIC_KEYS` is the one documented list of every key a `metrics.jsonl` record may hold.
 A record is one JSON object per line, written at one optimizer `step` (one rollout batch):
-the training record of the step, an evaluation record (`eval/...` keys, step 0 for the base
-model), and, on the first step of a new epoch, what history resampling did at the boundary.
-Keys with `{domain}` exist per domain (math, code); `{k}` per value of `eval.k_values`.
+the training record of the step (with what history resampling did at the last epoch
+boundary, repeated on every step of the epoch) and evaluation keys (`eval/...`; a record of
+their own at step 0 for the base model). Keys with `{domain}` exist per domain (math, code);
+`{k}` per value of `eval.k_values`. "Generated" completions are every one sampled in the
+step, DAPO's refill rounds and filtered groups included; "trained" ones are the rows the
+update used (the same rows unless the strategy is dapo).
 
 The logger appends and flushes each record, so a killed run keeps all it logged; resuming at
 step s drops the records after s (the resumed run writes them again, identically when the
@@ -37,20 +40,29 @@ METRIC_KEYS: dict[str, str] = {
     "code_isolation": "Code sandbox level, logged only when weaker than namespaces was asked "
                       "for (SRPO_SANDBOX_ISOLATION); the summary then names it.",
     "epoch": "0-based index of the pool's epoch the batch was drawn from (counted over the "
-             "run; a stage switch starts a new epoch).",
-    "lr": "Learning rate used by the step's updates.",
-    "elapsed": "Wall-clock seconds since the run started (continues across resumes).",
-    # -- rewards of the step's rollouts
-    "reward": "Mean reward of the step's completions (what the advantages are computed from).",
-    "reward/{domain}": "Mean reward of the step's completions of that domain.",
-    "accuracy": "Fraction of completions the verifier judged correct (code: all tests pass).",
-    "accuracy/{domain}": "Accuracy of the step's completions of that domain.",
-    "format_rate": "Fraction of completions with the template's <think>/<answer> structure.",
-    "zero_std_fraction": "Fraction of the step's groups whose G rewards are all equal: zero "
-                         "advantage, no learning signal. History resampling exists to lower it.",
-    "verify_failures": "Completions whose verification failed (timeout, crash); reward 0.",
-    # -- the pool and history resampling
-    "pool_size": "Prompts in the current epoch's pool (logged at each epoch boundary).",
+             "run; a stage switch starts a new epoch; a DAPO refill that crosses a boundary "
+             "reports the new epoch).",
+    "lr": "Learning rate after the step's updates (the next update's; warmup raises it at "
+          "each of the mu optimizer steps).",
+    "elapsed": "Seconds spent in training steps so far, their evaluations included (not the "
+               "base model's evaluation nor checkpoint writes); continues across resumes.",
+    # -- rewards of the step's generated completions
+    "reward": "Mean reward of the step's generated completions (the advantages are computed "
+              "from the trained ones' rewards).",
+    "reward/{domain}": "Mean reward of the step's generated completions of that domain.",
+    "accuracy": "Fraction of generated completions the verifier judged correct (code: all "
+                "tests pass).",
+    "accuracy/{domain}": "Accuracy of the step's generated completions of that domain.",
+    "format_rate": "Fraction of generated completions with the template's <think>/<answer> "
+                   "structure.",
+    "zero_std_fraction": "Fraction of the step's generated groups whose G rewards are all "
+                         "equal: zero advantage, no learning signal. History resampling "
+                         "exists to lower it.",
+    "verify_failures": "Generated completions whose verifier failed (crashed, or a math check "
+                       "ran past its time limit); reward 0. A code program's own timeout is "
+                       "not counted.",
+    # -- the pool and history resampling: the last epoch boundary's, logged on every step
+    "pool_size": "Prompts in the current epoch's pool (before the drop_last cut).",
     "epoch_length": "Prompts the current epoch serves (mixture and whole batches applied).",
     "dropped_easy": "Prompts dropped at the last epoch boundary: every rollout was correct.",
     "kept_mixed": "Prompts kept at the last epoch boundary: mixed outcomes.",
@@ -65,35 +77,44 @@ METRIC_KEYS: dict[str, str] = {
     "all_solved": "True when the boundary found every prompt of the stage solved (all were "
                   "re-admitted; the `end` switch rule fires on it).",
     "dapo_rounds": "dapo only: extra generation rounds this step to refill the batch.",
-    "dapo_dropped_groups": "dapo only: groups filtered out this step (all rewards equal).",
+    "dapo_dropped_groups": "dapo only: generated groups not trained on this step: filtered "
+                           "(all rewards equal) or beyond the B groups a batch holds.",
     # -- the completions
-    "completion_length": "Mean completion length in tokens (through EOS).",
-    "completion_length/{domain}": "Mean completion length of the step's completions of that "
+    "completion_length": "Mean length in tokens (through EOS) of the trained completions; a "
+                         "truncated one counts max_new_tokens, also when rewards.truncation "
+                         "= mask leaves it out of the loss.",
+    "completion_length/{domain}": "Mean completion length of the trained completions of that "
                                   "domain (a mixed stage's overall mean moves with the mix).",
-    "truncation_rate": "Fraction of completions that reached max_new_tokens without EOS.",
-    "generated_tokens": "Completion tokens generated this step (extra DAPO rounds included).",
-    "cumulative_generated_tokens": "Completion tokens generated since the run started: the "
-                                   "cost axis of the plots.",
-    # -- the update (srpo_mini.grpo.policy_metrics names; means over the step's mu updates)
-    "loss": "Policy loss (plus beta * kl when loss.beta > 0), mean over the step's updates.",
+    "truncation_rate": "Fraction of the trained completions that reached max_new_tokens "
+                       "without EOS.",
+    "generated_tokens": "Completion tokens generated this step, every row of every round "
+                        "(extra DAPO rounds included).",
+    "cumulative_generated_tokens": "Completion tokens generated since the run started (the "
+                                   "sum of generated_tokens): the cost axis of the plots.",
+    # -- the update (srpo_mini.grpo.policy_metrics names): the step's last of its mu updates,
+    #    so with mu > 1 the ratio metrics show how far the earlier updates moved the policy
+    "loss": "Policy loss (plus beta * kl when loss.beta > 0) of the step's last update.",
     "clip_fraction_low": "Fraction of completion tokens with negative advantage whose ratio "
                          "is below 1 - clip_eps_low (clipped: no gradient).",
     "clip_fraction_high": "Fraction of completion tokens with positive advantage whose ratio "
                           "is above 1 + clip_eps_high (clipped: no gradient).",
     "clip_fraction": "Fraction of completion tokens clipped either way (low + high).",
     "approx_kl": "Token mean of (ratio - 1) - log ratio, the k3 estimate of "
-                 "KL(rollout policy || current policy); 0 at the first update.",
+                 "KL(rollout policy || current policy); 0 at the first update, so "
+                 "always 0 when mu = 1.",
     "ratio_mean": "Token mean of the importance ratio pi / pi_rollout (1 when on-policy).",
     "kl": "Token mean of the k3 KL to the reference model (only when loss.beta > 0).",
     "entropy": "Token mean entropy of the policy on the completions (logging.entropy).",
-    "grad_norm": "Global gradient norm before clipping.",
-    "nan_skips": "Updates skipped this step because the loss or a gradient was NaN/Inf.",
+    "grad_norm": "Global gradient norm before clipping, at the step's last update.",
+    "nan_skips": "Updates skipped since the run started (cumulative, across resumes) because "
+                 "the loss or a gradient was NaN/Inf.",
     # -- time
     "time_generate": "Seconds spent generating rollouts this step.",
     "time_verify": "Seconds spent verifying completions this step.",
     "time_train": "Seconds spent on log-probs, losses and optimizer updates this step.",
     "time_eval": "Seconds of the evaluation in this record.",
-    "time_step": "Seconds of the whole step (generate + verify + train + bookkeeping).",
+    "time_step": "Seconds of the whole step (generate + verify + train + the step's "
+                 "evaluation, if any, + bookkeeping).",
     # -- held-out evaluation
     "eval/{domain}/greedy_accuracy": "Held-out accuracy of one greedy decode per problem.",
     "eval/{domain}/pass@{k}": "Held-out unbiased pass@k, 1 - C(n-c, k) / C(n, k), averaged "

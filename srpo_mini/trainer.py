@@ -29,7 +29,7 @@ Differences from the paper:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -231,6 +231,7 @@ class Run:
         G, B = config.sampling.group_size, config.sampling.prompts_per_step
         stage = self.schedule.current_stage
         times = {"time_generate": 0.0, "time_verify": 0.0}
+        tokens_before = state.generated_tokens  # each round adds its tokens (_sample_and_score)
 
         # 1. pick prompts (an epoch boundary rebuilds the pool first: history resampling)
         problems = self.pool.next_prompts(B)
@@ -256,25 +257,22 @@ class Run:
         # 5. advantages, group-relative; a group whose rewards all match gets zeros
         advantages = group_advantages(scores.rewards, G, scale=config.loss.advantage_scale,
                                       eps=config.loss.adv_eps)
-        # Truncated completions masked from the loss (rewards.truncation = mask) drop out
-        # of every normalizer too, as DAPO's overlong filtering does.
-        rollout.completion_mask = rollout.completion_mask * scores.loss_mask[:, None].to(
-            rollout.completion_mask.dtype)
 
-        # 6. update: mu AdamW steps against the rollout policy's log-probs
+        # 6. update: mu AdamW steps against the rollout policy's log-probs; rows whose
+        #    loss_mask is False (rewards.truncation = mask) stay out of the loss
         started = time.perf_counter()
         history = []
         if len(rollout):  # DAPO can end its refill rounds with no group left to train on
             history = optimize_policy(self.model, self.optimizer, rollout, advantages,
                                       self.update_config, ref_model=self.ref_model,
-                                      scheduler=self.scheduler)
+                                      loss_mask=scores.loss_mask, scheduler=self.scheduler)
             self._check_finite(history)
         times["time_train"] = time.perf_counter() - started
         state.step += 1
 
         # 7. observe
         return self._step_record(stage, all_scores, scores, rollout, history, times, rounds,
-                                 dapo_dropped)
+                                 dapo_dropped, state.generated_tokens - tokens_before)
 
     # --- pieces of a step ----------------------------------------------------------------
     def _sample_and_score(self, problems, step: int, round_: int, times: dict):
@@ -331,43 +329,44 @@ class Run:
                 f"{self.state.nan_streak} steps in a row; stopping. Lower optim.lr, check "
                 "the rewards, or raise optim.max_nan_skips.")
 
-    def _step_record(self, stage, scores, trained, rollout, history, times, rounds,
-                     dapo_dropped):
-        """The step's metrics record. `scores`: every generated row (DAPO's filtered
-        groups included); `trained`: the rows of `rollout`, which the update used."""
+    def _step_record(self, stage, generated, trained, rollout, history, times, rounds,
+                     dapo_dropped, generated_tokens):
+        """The step's metrics record (keys documented in metrics.METRIC_KEYS).
+
+        `generated`: the rewards of every row generated this step (DAPO's refill rounds and
+        filtered groups included); `trained`: those of the rows of `rollout`, which the
+        update used, with their true completion masks (the loss mask was not applied)."""
         config, state = self.config, self.state
         G = config.sampling.group_size
-        rewards = scores.rewards.view(-1, G)                    # (groups, G)
-        lengths = rollout.completion_lengths.float()
+        rewards = generated.rewards.view(-1, G)                    # (groups, G)
+        lengths = rollout.completion_lengths.float()               # (trained rows,)
         record = {"step": state.step, "stage": stage.name, "stage_index": self.schedule.index,
                   "epoch": self.pool.epoch, "lr": self.scheduler.get_last_lr()[0],
-                  "reward": float(scores.rewards.mean()),
-                  "accuracy": float(scores.correct.float().mean()),
-                  "format_rate": float(scores.format.mean()),
+                  "reward": float(generated.rewards.mean()),
+                  "accuracy": float(generated.correct.float().mean()),
+                  "format_rate": float(generated.format.mean()),
                   "zero_std_fraction": float((rewards.std(dim=1) == 0).float().mean()),
-                  "verify_failures": verifier_failures(scores),
+                  "verify_failures": verifier_failures(generated),
                   "completion_length": float(lengths.mean()),
                   "truncation_rate": float(rollout.truncated.float().mean()),
-                  "generated_tokens": int(rollout.completion_mask.sum()),
+                  "generated_tokens": generated_tokens,
                   "cumulative_generated_tokens": state.generated_tokens,
                   "nan_skips": state.nan_skips, **times}
-        for domain, stats in scores.per_domain().items():
+        for domain, stats in generated.per_domain().items():
             record[f"reward/{domain}"] = stats["reward"]
             record[f"accuracy/{domain}"] = stats["accuracy"]
         for domain in sorted(set(trained.domains)):  # the lengths are the trained rows'
             rows = trained.domain_rows(domain)
             record[f"completion_length/{domain}"] = float(lengths[rows].mean())
-        last = history[-1] if history else {}
+        last = history[-1] if history else {}  # the last of the mu updates
         for key in ("loss", "grad_norm", "clip_fraction_low", "clip_fraction_high",
                     "clip_fraction", "approx_kl", "ratio_mean", "kl", "entropy"):
             if key in last:
                 record[key] = float(last[key])
-        stats = self.resampler.epoch_stats[-1] if self.resampler.epoch_stats else None
-        if stats is not None:
-            for key in ("pool_size", "epoch_length", "dropped_easy", "kept_mixed",
-                        "kept_all_wrong", "readmitted", "dropped_total"):
-                if hasattr(stats, key):
-                    record[key] = getattr(stats, key)
+        if self.resampler.epoch_stats:  # the last epoch boundary's, on every step
+            stats = self.resampler.epoch_stats[-1]
+            record.update({f.name: getattr(stats, f.name) for f in fields(stats)
+                           if f.name not in ("epoch", "stage")})
         if config.resampling.strategy == "dapo":
             record["dapo_rounds"], record["dapo_dropped_groups"] = rounds, dapo_dropped
         return record

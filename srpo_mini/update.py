@@ -27,7 +27,7 @@ Differences from the paper:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -55,6 +55,7 @@ def optimize_policy(model, optimizer, rollout, advantages: torch.Tensor,
                     config: UpdateConfig | None = None, *, ref_model=None,
                     old_per_token_logps: torch.Tensor | None = None,
                     ref_per_token_logps: torch.Tensor | None = None,
+                    loss_mask: torch.Tensor | None = None,
                     scheduler=None) -> list[dict[str, float]]:
     """Update the policy on one rollout batch.
 
@@ -68,6 +69,8 @@ def optimize_policy(model, optimizer, rollout, advantages: torch.Tensor,
         old_per_token_logps: (N, T) rollout-policy log-probs, if already known (e.g. from
             the inference engine); default: computed here once, before the first step.
         ref_per_token_logps: (N, T) reference log-probs, if already known.
+        loss_mask: (N,) bool, False for rows to leave out of the loss and of every
+            normalizer (`rewards.RewardBatch.loss_mask`); default: every row counts.
         scheduler: learning-rate scheduler, stepped after every optimizer step taken.
     Returns:
         one dict per update: update, loss, grad_norm (before clipping), skipped (True when
@@ -81,6 +84,15 @@ def optimize_policy(model, optimizer, rollout, advantages: torch.Tensor,
     N = len(rollout)
     if advantages.shape != (N,):
         raise ValueError(f"advantages must have shape ({N},), got {tuple(advantages.shape)}")
+    if loss_mask is not None:
+        if loss_mask.shape != (N,):
+            raise ValueError(f"loss_mask must have shape ({N},), got {tuple(loss_mask.shape)}")
+        # A masked row (truncated under rewards.truncation = mask) is scored as an empty
+        # completion: none of its tokens is in the loss, nor in the token count that
+        # `token` aggregation divides by (DAPO's overlong filtering), and its forward pass
+        # is cut to one token. A new batch: the caller's rollout keeps its true lengths.
+        rollout = replace(rollout, completion_mask=rollout.completion_mask
+                          * loss_mask[:, None].to(rollout.completion_mask.dtype))  # (N, T)
     device = next(model.parameters()).device
     completion_mask = rollout.completion_mask.to(device)  # (N, T)
     advantages = advantages.to(device=device, dtype=torch.float32)

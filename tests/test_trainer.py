@@ -87,6 +87,85 @@ def test_smoke_two_steps_per_stage(tmp_path, tiny_base_dir):
     assert (tmp_path / "run" / "summary.txt").read_text().strip()
 
 
+def test_step_record_values_under_mask_mu2_dapo(tmp_path, tiny_base_dir, monkeypatch):
+    """The step record's values, recomputed from what each step generated, scored and
+    trained on, under rewards.truncation=mask, optim.mu=2 and resampling.strategy=dapo.
+
+    A truncated row is left out of the loss through the update's loss_mask; the rollout
+    itself keeps its true mask, so the row counts max_new_tokens in completion_length
+    (writing the loss mask into the rollout logged it as length 0)."""
+    import srpo_mini.trainer as trainer
+    from srpo_mini.sampler import completion_mask_from_ids, stop_token_ids
+
+    generated, scored, updates = [], [], []
+
+    def spy(real, calls, keep):
+        def wrapper(*args, **kwargs):
+            result = real(*args, **kwargs)
+            calls.append(keep(args, kwargs, result))
+            return result
+        return wrapper
+
+    # Masks are copied when made: what the step does to its batches later cannot change them.
+    monkeypatch.setattr(trainer, "generate_rollouts", spy(
+        trainer.generate_rollouts, generated, lambda a, k, r: r.completion_mask.clone()))
+    monkeypatch.setattr(trainer, "compute_rewards", spy(
+        trainer.compute_rewards, scored, lambda a, k, r: r))
+    monkeypatch.setattr(trainer, "optimize_policy", spy(
+        trainer.optimize_policy, updates,
+        lambda a, k, r: (a[2], a[2].completion_mask.clone(), k.get("loss_mask"), r)))
+    max_new_tokens, G = 24, 4
+    run = Run(small_config(tmp_path, tiny_base_dir, "rewards.truncation=mask", "optim.mu=2",
+                           "resampling.strategy=dapo", f"sampling.max_new_tokens={max_new_tokens}",
+                           "rewards.format_weight=0.5", "stages.0.steps=3"))
+    stop_ids = stop_token_ids(run.model, run.tokenizer)
+    total_tokens, truncated_trained = 0, 0
+    for step in (1, 2, 3):
+        generated.clear(), scored.clear(), updates.clear()
+        record = run.step()
+        assert record["step"] == step and record["stage"] == "math"
+        # Generation: every round's rows count, DAPO refills included.
+        tokens = sum(int(mask.sum()) for mask in generated)
+        total_tokens += tokens
+        assert record["generated_tokens"] == tokens
+        assert record["cumulative_generated_tokens"] == total_tokens
+        assert record["dapo_rounds"] == len(generated) - 1 == len(scored) - 1
+        # Rewards: the means over every generated row.
+        rewards = torch.cat([s.rewards for s in scored])               # (rows generated,)
+        correct = torch.cat([s.correct for s in scored]).float()
+        all_equal = (rewards.view(-1, G).std(dim=1) == 0).float()      # (groups generated,)
+        assert record["reward"] == pytest.approx(float(rewards.mean()))
+        assert record["accuracy"] == pytest.approx(float(correct.mean()))
+        assert record["zero_std_fraction"] == pytest.approx(float(all_equal.mean()))
+        # The update: one call with the true masks and a loss mask without truncated rows.
+        (rollout, mask_given, loss_mask, history), = updates
+        assert record["dapo_dropped_groups"] == len(rewards) // G - len(rollout) // G
+        true_mask, truncated = completion_mask_from_ids(rollout.completion_ids, stop_ids)
+        lengths = true_mask.sum(dim=1).float()                         # (rows trained,)
+        assert (lengths[truncated] == max_new_tokens).all()
+        assert record["completion_length"] == pytest.approx(float(lengths.mean()))
+        assert record["completion_length/math"] == record["completion_length"]
+        assert torch.equal(mask_given, true_mask) and torch.equal(truncated, rollout.truncated)
+        assert loss_mask.tolist() == (~truncated).tolist()
+        assert record["truncation_rate"] == pytest.approx(float(truncated.float().mean()))
+        truncated_trained += int(truncated.sum())
+        # mu = 2 updates; the record holds the last one's metrics (METRIC_KEYS).
+        assert len(history) == 2 and history[0]["approx_kl"] == pytest.approx(0, abs=1e-6)
+        for key in ("loss", "grad_norm", "approx_kl", "clip_fraction", "ratio_mean"):
+            assert record[key] == history[-1][key], key
+        assert record["approx_kl"] > 0
+        assert record["nan_skips"] == 0
+        # The last epoch boundary's pool statistics, on every step.
+        stats = run.resampler.epoch_stats[-1]
+        assert record["epoch"] == stats.epoch
+        for key in ("pool_size", "epoch_length", "dropped_easy", "kept_mixed",
+                    "kept_all_wrong", "kept_all_correct", "kept_unseen", "readmitted",
+                    "dropped_total", "all_solved"):
+            assert record[key] == getattr(stats, key), key
+        assert all(key in METRIC_KEYS for key in record if "/" not in key)
+    assert truncated_trained > 0, "no truncated row was trained on: the test checks nothing"
+
+
 def test_nan_updates_skip_then_abort(tmp_path, tiny_base_dir, monkeypatch):
     import srpo_mini.trainer as trainer
 

@@ -2,8 +2,9 @@
 
 Checks: loss and gradients do not depend on the micro-batch split for every
 aggregation (also with mu = 2 and with the KL term), the gradient at ratio 1 is the
-REINFORCE gradient, rollout log-probs are taken once before the mu steps, metrics at
-ratio 1, gradient clipping, and that a non-finite loss skips the step.
+REINFORCE gradient, rollout log-probs are taken once before the mu steps, rows outside
+the loss mask change nothing, metrics at ratio 1, gradient clipping, and that a non-finite
+loss skips the step.
 
 Run: python -m pytest tests/test_update.py -q
 """
@@ -194,6 +195,32 @@ def test_mu_one_shortcut_matches_explicit_old_logps(setup):
     optimize_policy(policy, optimizer, rollout, advantages,
                     old_per_token_logps=per_token_logps(model, rollout))
     torch.testing.assert_close(optimizer.grads[0], shortcut_grads[0], rtol=1e-5, atol=1e-8)
+
+
+def test_loss_mask_leaves_rows_out_of_the_update(setup):
+    """Rows with loss_mask False change nothing: with token aggregation and mu = 2 the
+    loss, the gradients and the token count are those of the batch without them; the
+    caller's rollout keeps its completion mask."""
+    model, rollout, advantages = setup
+    loss_mask = torch.ones(len(rollout), dtype=torch.bool)
+    loss_mask[[1, 5, 6, 10]] = False
+    mask_before = rollout.completion_mask.clone()
+    policy = copy.deepcopy(model)
+    optimizer = RecordingSGD(policy.parameters(), lr=0.5)
+    masked = optimize_policy(policy, optimizer, rollout, advantages,
+                             UpdateConfig(num_updates=2, micro_batch_size=5),
+                             loss_mask=loss_mask)
+    assert torch.equal(rollout.completion_mask, mask_before)
+    kept = loss_mask.nonzero().flatten()
+    without, without_grads, _ = run(model, rollout.select(kept), advantages[kept],
+                                    num_updates=2, micro_batch_size=5)
+    for step in range(2):
+        assert masked[step]["tokens"] == float(mask_before[kept].sum())
+        assert masked[step]["loss"] == pytest.approx(without[step]["loss"], rel=1e-5)
+        torch.testing.assert_close(optimizer.grads[step], without_grads[step],
+                                   rtol=1e-4, atol=1e-7)
+    with pytest.raises(ValueError, match=r"loss_mask must have shape \(12,\), got \(3,\)"):
+        optimize_policy(policy, optimizer, rollout, advantages, loss_mask=loss_mask[:3])
 
 
 def test_adamw_update_changes_parameters_and_reports_metrics(setup):
