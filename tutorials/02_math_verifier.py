@@ -142,7 +142,9 @@ print(f"{len(POLICY_CASES)} checks in {seconds:.2f} s")
 # * **Lenient extraction.** Taking the last number of the text, or any boxed expression
 #   that *contains* the gold, rewards hedging. Below: two boxed answers (the last one
 #   counts), a list of guesses in one box (a list is not the single gold), and a
-#   completion with no stated answer.
+#   completion with no stated answer, checked as training rewards check them: strict
+#   extraction, a box or an answer tag only (`rewards.math_extraction`). `srpo-mini eval`
+#   and `verify-math` extract leniently and would take the last number, 25: still wrong.
 # * **Solving for the model.** Accepting `x + 1 = 6` for the gold 5 (section 3) rewards
 #   restating the problem.
 
@@ -162,7 +164,8 @@ HEDGES = [
     ("23", r"\boxed{22, 23, 24}"),
     ("23", "Candidates: 21 22 23 24 25"),
 ]
-show(HEDGES, verify_math_batch([c for _, c in HEDGES], [g for g, _ in HEDGES]), width=38)
+show(HEDGES, verify_math_batch([c for _, c in HEDGES], [g for g, _ in HEDGES], mode="strict"),
+     width=38)
 
 # %% [markdown]
 # ## 5. Model text is never evaluated
