@@ -41,9 +41,16 @@ def _add_verify_math(p):
 
 
 def _add_verify_code(p):
-    p.add_argument("--input", default="-", help="JSONL rows {id, tests, program|completion}; - is stdin")
+    p.add_argument("--input", default="-",
+                   help="JSONL rows {id, tests, program|completion, prompt?}; - is stdin. A "
+                        "row whose assert tests call helpers its problem's prompt defines "
+                        "(HumanEval/32's poly) must carry that prompt: without it the "
+                        "helpers come from the program (the row gets a 'warnings' field)")
     p.add_argument("--output", default="-", help="JSONL results; - is stdout")
     p.add_argument("--timeout", type=float, default=2.0, help="wall-clock seconds per test case")
+    p.add_argument("--total-timeout", type=float, default=10.0,
+                   help="wall-clock seconds for all tests of one program together; the test "
+                        "running when they are spent is a timeout, the rest are skipped")
     p.add_argument("--memory-mb", type=int, default=512, help="address-space limit per program")
     p.add_argument("--workers", type=int, default=None, help="parallel programs (default: cores)")
 
@@ -56,6 +63,11 @@ def _add_train(p):
     p.add_argument("--run-name", default=None, help="run directory name under runs/")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--plan", action="store_true",
+                   help="print the memory and compute a step needs (no weights or data "
+                        "loaded) and exit")
+    p.add_argument("--prompt-tokens", type=int, default=256,
+                   help="with --plan: the longest prompt of a batch, in tokens (default 256)")
 
 
 def _add_eval(p):
@@ -112,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     module_name, function_name = COMMANDS[args.command][2].split(":")
+    if getattr(args, "plan", False):  # `train --plan` reads configs only
+        module_name, function_name = "srpo_mini.plan", "cli_plan"
     handler = getattr(importlib.import_module(module_name), function_name)
     from .verifiers.sandbox import SandboxUnavailable
 
