@@ -216,6 +216,11 @@ class RewardsConfig:
                                   "(DAPO: 4096 of 20480).", ge=1)
     verify_timeout: float = option(2.0, "Seconds per math check and per code test case; a "
                                    "timeout gives reward 0 with the reason counted.", gt=0)
+    code_total_timeout: float = option(10.0, "Seconds for all tests of one code program "
+                                       "together: a program whose every test runs just "
+                                       "under verify_timeout is stopped here (the rest of "
+                                       "its tests fail), so no row holds a step longer.",
+                                       gt=0)
     math_extraction: str = option("strict", "How the math reward finds a completion's answer: "
                                   "strict = the last \\boxed{} or <answer> tag only (the "
                                   "format is part of the task, a number that merely appears "

@@ -93,6 +93,7 @@ class RewardConfig:
     overlong_buffer: int = 16           # L_cache (soft_overlong only)
     max_length: int | None = None       # L_max = the sampler's max_new_tokens (soft_overlong)
     verify_timeout: float = 2.0
+    code_total_timeout: float = 10.0
     math_extraction: str = "strict"     # strict | lenient (srpo_mini.verifiers.math_extract)
     code_memory_mb: int = 512
     verify_workers: int | None = None
@@ -117,14 +118,15 @@ class RewardConfig:
                    code_pass_fraction=rewards.code_pass_fraction,
                    truncation=rewards.truncation, overlong_buffer=rewards.overlong_buffer,
                    max_length=max_new_tokens, verify_timeout=rewards.verify_timeout,
+                   code_total_timeout=rewards.code_total_timeout,
                    math_extraction=rewards.math_extraction,
                    code_memory_mb=rewards.code_memory_mb, verify_workers=rewards.verify_workers)
 
     def verifier_options(self) -> dict:
         """Keyword arguments of `check_completions` taken from this config."""
         return {"code_pass_fraction": self.code_pass_fraction, "timeout": self.verify_timeout,
-                "memory_mb": self.code_memory_mb, "workers": self.verify_workers,
-                "math_extraction": self.math_extraction}
+                "code_total_timeout": self.code_total_timeout, "memory_mb": self.code_memory_mb,
+                "workers": self.verify_workers, "math_extraction": self.math_extraction}
 
 
 @dataclass

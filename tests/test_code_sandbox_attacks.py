@@ -22,6 +22,9 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -195,7 +198,139 @@ def test_names_reply_bomb_is_refused_at_once():
     assert result.seconds < TIMEOUT + SLACK
 
 
+# ----------------------------------------------------------------------------- the row's time
+
+def _slow_row(kind: str, n: int, seconds: float) -> tuple[str, dict]:
+    """A correct program whose every one of `n` tests sleeps `seconds` first."""
+    if kind == "stdin":
+        return (f"import time\ntime.sleep({seconds})\nprint(int(input()) + 1)\n",
+                {"cases": [{"input": f"{i}\n", "output": f"{i + 1}\n"} for i in range(n)]})
+    source = f"import time\ndef f(x):\n    time.sleep({seconds})\n    return x + 1\n"
+    if kind == "call":
+        return source, {"fn_name": "f", "cases": [{"args": [i], "expected": i + 1}
+                                                  for i in range(n)]}
+    return source, {"assert": "".join(f"assert f({i}) == {i + 1}\n" for i in range(n)),
+                    "entry_point": "f"}
+
+
+@pytest.mark.parametrize("kind", ["call", "stdin", "assert"])
+def test_many_tests_just_under_the_limit_end_at_the_total_budget(kind):
+    """50 tests that each sleep 0.7 s of their 1 s limit once held a row for 50 x 0.7 s:
+    the run stops at its total budget (3 s here); the test running then is a timeout
+    that names the budget, the rest are skipped, and the row fails."""
+    source, tests = _slow_row(kind, 50, 0.7)
+    result = verdict(source, tests, total_timeout=3.0)
+    failed_at = result.first_failure["index"]
+    assert not result.passed and 1 <= failed_at <= 4  # about 3 / 0.7 tests fit
+    assert result.outcomes[failed_at:] == ["timeout"] + ["skipped"] * (49 - failed_at)
+    assert "total time budget of 3 s was spent" in result.reason
+    assert result.seconds < 3.0 + 1.5
+
+
+def test_default_budget_ends_a_row_well_within_15_seconds():
+    """At the default limits (2 s per test, 10 s in all) 50 tests that each sleep 1.9 s
+    end after 10 s, not 95 s: under 12 s (the budget plus the runner's grace)."""
+    source, tests = _slow_row("call", 50, 1.9)
+    result = verify_code(source, tests, extract=False)
+    assert not result.passed and "total time budget of 10 s" in result.reason
+    assert 10.0 <= result.seconds < 10.0 + sandbox.BUDGET_GRACE
+
+
+@pytest.mark.parametrize("kind", ["call", "stdin", "assert"])
+def test_honest_program_with_many_tests_is_not_cut_by_the_budget(kind):
+    """A correct program with 50 fast tests passes them all under the default budget."""
+    source, tests = _slow_row(kind, 50, 0.0)
+    assert verdict(source, tests).outcomes == ["pass"] * 50
+
+
+def test_total_budget_must_be_positive():
+    """A budget of 0 s would judge nothing: refused, naming the option."""
+    with pytest.raises(ValueError, match="total_timeout"):
+        verdict("def f(x):\n    return x\n", {"fn_name": "f", "cases": [
+            {"args": [1], "expected": 1}]}, total_timeout=0)
+
+
 # ----------------------------------------------------------------------------- the host
+
+def _processes_with(marker: str) -> list[int]:
+    """Pids of live processes (not zombies) whose command line holds `marker`."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            state = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in cmdline and state != b"Z":
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.parametrize("kind", ["call", "stdin", "assert"])
+def test_forked_sleepers_are_gone_after_the_verdict(kind):
+    """Every test forks a sleeper (its own child) and a daemon (double fork, new session),
+    both re-executed as Python sleeping an hour, then sleeps past the total budget: the
+    sleepers run on the host during the row (seen in /proc) and none is left after it."""
+    marker = f"srpo-sleeper-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    sleep = [sys.executable, "-c", "import time; time.sleep(3600)", marker]
+    spawn = textwrap.dedent(f"""
+        import os, time
+        def spawn():
+            if os.fork() == 0:
+                os.execv({sys.executable!r}, {sleep!r})
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    os.execv({sys.executable!r}, {sleep!r})
+                os._exit(0)
+    """)
+    source, tests = _slow_row(kind, 5, 0.7)
+    source = spawn + source.replace("time.sleep(0.7)", "spawn(); time.sleep(0.7)")
+    seen, running = [], threading.Event()
+
+    def watch():
+        while not running.wait(0.05):
+            seen.extend(_processes_with(marker))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = verdict(source, tests, total_timeout=2.0)
+    finally:
+        running.set()
+        watcher.join()
+    deadline = time.monotonic() + 2.0
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert seen, "the program's sleepers never ran"
+    assert "total time budget" in result.reason and _processes_with(marker) == []
+
+
+@weaker_than_namespaces_skips
+def test_files_written_to_tmp_dirs_do_not_reach_the_host():
+    """A program writes a file to /tmp, /dev/shm, /var/tmp and its working directory
+    (the uid level left 60 MiB files in the first three): the writes it could make land
+    in its own tmpfs, and after the verdict no such file exists on the host."""
+    name = f"srpo-left-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    directories = ["/tmp", "/dev/shm", "/var/tmp", "."]
+    source = f"""
+        import os
+        def f():
+            written = []
+            for directory in {directories!r}:
+                try:
+                    with open(os.path.join(directory, {name!r}), "w") as handle:
+                        handle.write("x" * 4096)
+                    written.append(directory)
+                except OSError:
+                    pass
+            return written
+    """
+    result = verdict(source, {"fn_name": "f", "cases": [{"args": [], "expected": None}]})
+    assert result.first_failure["got"] == ["/tmp", "."]  # its own /tmp and /sandbox
+    host = ["/tmp", "/dev/shm", "/var/tmp", os.getcwd(), "/"]
+    assert [d for d in host if os.path.exists(os.path.join(d, name))] == []
+
 
 @weaker_than_namespaces_skips
 def test_host_files_the_uid_level_exposed_are_absent():

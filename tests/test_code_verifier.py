@@ -23,7 +23,8 @@ from srpo_mini.data.schema import DataError
 from srpo_mini.data.synthetic import generate
 from srpo_mini.verifiers import sandbox
 from srpo_mini.verifiers.code import (
-    CodeResult, extract_program, split_assert_tests, verify_code, verify_code_batch,
+    CodeResult, extract_program, names_from_program, split_assert_tests, verify_code,
+    verify_code_batch,
 )
 from srpo_mini.verifiers.code_compare import (
     compare_stdout, decode_value, normalize_output, values_equal,
@@ -196,6 +197,30 @@ def test_split_assert_tests_rejects_broken_code():
     """Test code that does not parse is a data error, reported with its field."""
     with pytest.raises(DataError, match="tests.assert.*does not parse"):
         split_assert_tests("assert f(1) ==", "f")
+
+
+POLY_CHECK = ("def check(candidate):\n    import math\n    for xs in ([1, 2],):\n"
+              "        assert math.fabs(poly(xs, candidate(xs))) < 1e-4\n")
+POLY_PROMPT = ("import math\ndef poly(xs, x):\n"
+               "    return sum(c * math.pow(x, i) for i, c in enumerate(xs))\n"
+               "def find_zero(xs):\n    pass\n")
+NAMES_FROM_PROGRAM = [
+    # (test code, entry point, prompt, names the checker would take from the program)
+    (POLY_CHECK, "find_zero", None, ["poly"]),               # HumanEval/32 without its prompt
+    (POLY_CHECK, "find_zero", POLY_PROMPT, []),              # the prompt defines poly
+    (POLY_CHECK, "find_zero", "not python (", ["poly"]),     # an unreadable prompt defines nothing
+    ("assert math.isclose(area(2), 4.0)\n", "area", None, []),  # stdlib module: the checker's
+    ("assert max_chain_length([Pair(1, 2)], 1) == 1\n", "max_chain_length", None, ["Pair"]),
+    ("def check(c):\n    for x in [1]:\n        assert c(x) == 2\n", "f", None, []),
+    ("assert helper(f(1)) == 2\n", None, None, []),          # no entry point: all the program's
+]
+
+
+@pytest.mark.parametrize("code, entry_point, prompt, expected", NAMES_FROM_PROGRAM)
+def test_names_from_program(code, entry_point, prompt, expected):
+    """Names the test code reads and neither it (at any scope) nor the prompt defines."""
+    tests = {"assert": code, "entry_point": entry_point}
+    assert names_from_program(tests, prompt) == expected, code
 
 
 # ----------------------------------------------------------------------------- call-based
@@ -508,6 +533,35 @@ def test_cli_verify_code(tmp_path):
     assert [row["passed"] for row in out] == [True, False]
     assert out[1]["outcomes"] == ["wrong_answer"] and out[0]["pass_fraction"] == 1.0
     assert set(out[0]) == {"id", "passed", "pass_fraction", "outcomes", "isolation"}
+
+
+def test_cli_verify_code_warns_when_a_helper_comes_from_the_program(tmp_path, capsys):
+    """A HumanEval/32-style row without its prompt passes a program that redefines `poly`
+    and is flagged in `warnings`; with the prompt it fails and carries no warning."""
+    tests = {"assert": POLY_CHECK, "entry_point": "find_zero"}
+    cheat = "def poly(xs, x):\n    return 0\ndef find_zero(xs):\n    return 12345\n"
+    rows = [{"id": "bare", "tests": tests, "program": cheat},
+            {"id": "prompted", "tests": tests, "program": cheat, "prompt": POLY_PROMPT}]
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert cli_main(["verify-code", "--input", str(source), "--output", str(target)]) == 0
+    bare, prompted = [json.loads(line) for line in target.read_text().splitlines()]
+    assert bare["passed"] and "reads poly" in bare["warnings"][0]
+    assert not prompted["passed"] and "warnings" not in prompted
+    assert "warning: 1 rows take names" in capsys.readouterr().err
+
+
+def test_cli_verify_code_total_timeout(tmp_path):
+    """--total-timeout reaches the sandbox: 6 tests of 0.4 s each stop at a 1 s budget."""
+    row = {"id": "slow", "tests": call_tests("f", *[((i,), i) for i in range(6)]),
+           "program": "import time\ndef f(x):\n    time.sleep(0.4)\n    return x\n"}
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text(json.dumps(row) + "\n")
+    assert cli_main(["verify-code", "--input", str(source), "--output", str(target),
+                     "--timeout", "1", "--total-timeout", "1"]) == 0
+    outcomes = json.loads(target.read_text())["outcomes"]
+    failed_at = outcomes.index("timeout")
+    assert 1 <= failed_at <= 2 and outcomes[failed_at + 1:] == ["skipped"] * (5 - failed_at)
 
 
 def test_cli_verify_code_rejects_a_bad_row(tmp_path, capsys):

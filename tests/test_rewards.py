@@ -203,6 +203,7 @@ def test_from_config_reads_the_config_fields():
         format_weight, code_pass_fraction, overlong_buffer = 0.2, True, 8
         truncation = "soft_overlong"
         verify_timeout, code_memory_mb, verify_workers = 3.0, 256, 1
+        code_total_timeout = 7.5
         math_extraction = "lenient"
     config = RewardConfig.from_config(Rewards, max_new_tokens=32)
     assert (config.format_weight, config.code_pass_fraction, config.truncation,
@@ -210,7 +211,7 @@ def test_from_config_reads_the_config_fields():
     verifier = FakeVerifier()
     score([MATH], ["right"], config=config, check_fn=verifier, completion_lengths=[1])
     assert verifier.calls[0][1] == {"code_pass_fraction": True, "timeout": 3.0,
-                                    "memory_mb": 256, "workers": 1,
+                                    "code_total_timeout": 7.5, "memory_mb": 256, "workers": 1,
                                     "math_extraction": "lenient"}
 
 
@@ -236,7 +237,8 @@ def test_verifier_options_override_the_config():
     verifier = FakeVerifier()
     score([MATH], ["right"], check_fn=verifier, verifier_options={"timeout": 9.0})
     assert verifier.calls[0][1] == {"code_pass_fraction": False, "timeout": 9.0,
-                                    "memory_mb": 512, "workers": None,
+                                    "code_total_timeout": 10.0, "memory_mb": 512,
+                                    "workers": None,
                                     "math_extraction": "strict"}
 
 

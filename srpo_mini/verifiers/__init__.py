@@ -37,7 +37,7 @@ class CheckResult:
 
 def check_completions(problems, completions: list[str], *, code_pass_fraction: bool = False,
                       timeout: float = 2.0, memory_mb: int = 512,
-                      workers: int | None = None,
+                      code_total_timeout: float = 10.0, workers: int | None = None,
                       math_extraction: str = "lenient") -> list[CheckResult]:
     """Verify each completion against its problem.
 
@@ -48,6 +48,7 @@ def check_completions(problems, completions: list[str], *, code_pass_fraction: b
             (`correct` still means every test passed).
         timeout: seconds per math check and per code test case.
         memory_mb: address-space limit of each sandboxed program.
+        code_total_timeout: seconds for all tests of one program together.
         workers: parallel verifier processes (default: the verifiers' own default).
         math_extraction: how a math answer is found, "lenient" or "strict" (training
             rewards pass `rewards.math_extraction`); see `math_extract`.
@@ -90,6 +91,7 @@ def check_completions(problems, completions: list[str], *, code_pass_fraction: b
         verdicts = verify_code_batch([completions[i] for i in rows],
                                      [problems[i].tests for i in rows], timeout=timeout,
                                      memory_mb=memory_mb, workers=workers,
+                                     total_timeout=code_total_timeout,
                                      prompts=[problems[i].prompt for i in rows])
         for i, verdict in zip(rows, verdicts):
             score = verdict.pass_fraction if code_pass_fraction else float(verdict.passed)

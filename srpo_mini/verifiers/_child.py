@@ -88,6 +88,9 @@ class Harness:
     def __init__(self, job: dict):
         self.job, self.level, self.limits = job, job["level"], job["limits"]
         self.timeout = self.limits["timeout"]
+        # the end of the program's total budget, on the runner's clock (time.monotonic is
+        # the same in every namespace): no test runs past it, whatever its own limit says
+        self.budget_deadline = job["budget_deadline"]
         self.statuses = {}  # pid -> wait status of children reaped on the way
         self.libc = self.checker = self.program = None
 
@@ -117,6 +120,24 @@ class Harness:
     def report(self, **fields) -> None:
         roles.write_all(1, event(**fields))
 
+    def within_budget(self, deadline: float) -> float:
+        """`deadline`, or the end of the program's total budget if that comes first."""
+        return min(deadline, self.budget_deadline)
+
+    def budget_spent(self) -> bool:
+        return now() >= self.budget_deadline
+
+    def budget_text(self) -> str:
+        return f"the program's total time budget of {self.limits['total_timeout']:g} s was spent"
+
+    def stop_after(self, outcome: str) -> str | None:
+        """Why the tests after one with `outcome` are not run (None: run them)."""
+        if self.budget_spent():
+            return "not run: " + self.budget_text()
+        if outcome == "timeout" and self.job["stop_after_timeout"]:
+            return "not run after a timeout"
+        return None
+
     # -- processes -------------------------------------------------------------------------
 
     def spawn_program(self, mode: str, stdin_fd=None, cpu_seconds=None, calls=None) -> Child:
@@ -131,7 +152,9 @@ class Harness:
             try:
                 osx.install_fds({0: self.devnull if stdin_fd is None else stdin_fd,
                                  1: out_w, 2: err_w, 3: request_r, 4: reply_w})
-                osx.enter_program(self.job, self.libc, cpu_seconds or int(self.timeout) + 1)
+                # never above H's own hard limit, which a forked U could not raise
+                cpu = min(cpu_seconds or int(self.timeout) + 1, self.job["trusted_cpu_seconds"])
+                osx.enter_program(self.job, self.libc, cpu)
                 if mode == "script":
                     roles.program_script(self.job["program"])
                 elif mode == "serve":
@@ -296,6 +319,8 @@ class Harness:
         if event_[0] == "exit":
             return self.death(child)
         if event_[0] == "timeout":
+            if self.budget_spent():
+                return "timeout", f"{what}: {self.budget_text()}"
             return "timeout", f"{what}: still running after {self.timeout:g} s"
         return "output_limit", f"{what}: more than {self.limits['output_bytes']} bytes of output"
 
@@ -345,14 +370,18 @@ class Harness:
         name, calls = self.job["fn_name"], self.job["calls"]
         index = 0
         while index < len(calls):
-            failure = self.start_program(now() + self.timeout,
+            if self.budget_spent():
+                self.report_rest(range(index, len(calls)), "skipped",
+                                 "not run: " + self.budget_text())
+                return
+            failure = self.start_program(self.within_budget(now() + self.timeout),
                                          [(name, a, k) for a, k in calls[index:]])
             if failure is not None:  # loading failed: it would fail for every test
                 self.report_rest(range(index, len(calls)), *failure)
                 return
             while index < len(calls):
                 start = now()
-                event_ = self.pump(self.program, start + self.timeout)
+                event_ = self.pump(self.program, self.within_budget(start + self.timeout))
                 self.program.output_bytes = 0  # the output cap is per test
                 fields = {"event": "case", "index": index, "seconds": round(now() - start, 4)}
                 index += 1
@@ -362,9 +391,8 @@ class Harness:
                                        else self.failure_of(event_, self.program, "the call"))
                     self.kill_program(self.program)
                     self.report(**fields, outcome=outcome, error=detail)
-                    if outcome == "timeout" and self.job["stop_after_timeout"]:
-                        self.report_rest(range(index, len(calls)), "skipped",
-                                         "not run after a timeout")
+                    if (why := self.stop_after(outcome)) is not None:
+                        self.report_rest(range(index, len(calls)), "skipped", why)
                         return
                     break  # a fresh U for the rest
                 self.report_reply(fields, reply)
@@ -390,13 +418,17 @@ class Harness:
         report the stdout and exit code (the runner compares)."""
         inputs = self.job["inputs"]
         for index, text in enumerate(inputs):
+            if self.budget_spent():
+                self.report_rest(range(index, len(inputs)), "skipped",
+                                 "not run: " + self.budget_text())
+                return
             stdin_fd = os.memfd_create("stdin")
             roles.write_all(stdin_fd, text.encode("utf-8"))
             os.lseek(stdin_fd, 0, os.SEEK_SET)
             start = now()
             child = self.spawn_program("script", stdin_fd=stdin_fd)
             os.close(stdin_fd)
-            event_ = self.pump(child, start + self.timeout, until_exit=True)
+            event_ = self.pump(child, self.within_budget(start + self.timeout), until_exit=True)
             fields = {"event": "case", "index": index, "seconds": round(now() - start, 4)}
             reply = (safe_loads(bytes(child.buffer[4:]), self.timeout)
                      if len(child.buffer) > 4 else None)
@@ -407,9 +439,8 @@ class Harness:
             if event_[0] != "exit":
                 outcome, detail = self.failure_of(event_, child, "the program")
                 self.report(**fields, outcome=outcome, error=detail)
-                if event_[0] == "timeout" and self.job["stop_after_timeout"]:
-                    self.report_rest(range(index + 1, len(inputs)), "skipped",
-                                     "not run after a timeout")
+                if (why := self.stop_after(event_[0])) is not None:
+                    self.report_rest(range(index + 1, len(inputs)), "skipped", why)
                     return
             elif reply and reply[0] == "done" and reply[2] == "MemoryError":
                 self.report(**fields, outcome="memory_limit", error="MemoryError")
@@ -426,36 +457,40 @@ class Harness:
         T's "end" message (after the last assert of a test) is the only source of a pass."""
         n_cases = self.job["n_cases"]
         self.checker = checker = self.spawn_checker()
-        failure = self.start_program(now() + self.timeout)
+        failure = self.start_program(self.within_budget(now() + self.timeout))
         if failure is not None:
             self.report_rest(range(n_cases), *failure)
             return
         self.report(event="ready")  # the runner now sends the test code, to T only
-        index, start, case_deadline = None, now(), now() + 5 + self.timeout
+        index, start = None, now()
+        case_deadline = self.within_budget(now() + 5 + self.timeout)
         while True:
             # T gets a little slack over the test's clock: U's calls are timed by H.
             event_ = self.pump(checker, case_deadline + 0.5)
             if event_[0] != "reply":  # T died, or stalled in the test code itself
                 first = 0 if index is None else index + 1
+                spent = self.budget_spent()
                 if index is not None:
                     self.report(event="case", index=index, outcome="timeout",
-                                error="the test code did not finish",
+                                error=self.budget_text() if spent
+                                else "the test code did not finish",
                                 seconds=round(now() - start, 4))
-                self.report_rest(range(first, n_cases), "skipped", "the checker stopped")
+                self.report_rest(range(first, n_cases), "skipped",
+                                 "not run: " + self.budget_text() if spent
+                                 else "the checker stopped")
                 return
             message = roles.loads(event_[1])  # T is trusted
             if message[0] == "begin":
                 index, start = message[1], now()
-                case_deadline = start + self.timeout
+                case_deadline = self.within_budget(start + self.timeout)
             elif message[0] == "end":
                 _, index, outcome, detail = message
                 self.report(event="case", index=index, outcome=outcome, error=detail,
                             seconds=round(now() - start, 4))
-                if outcome == "timeout" and self.job["stop_after_timeout"]:
-                    self.report_rest(range(index + 1, n_cases), "skipped",
-                                     "not run after a timeout")
+                if (why := self.stop_after(outcome)) is not None:
+                    self.report_rest(range(index + 1, n_cases), "skipped", why)
                     return
-                index, case_deadline = None, now() + 5 + self.timeout
+                index, case_deadline = None, self.within_budget(now() + 5 + self.timeout)
             elif message[0] == "finished":
                 return
             else:  # "call" or "get": forwarded to U, the reply checked before T sees it

@@ -41,15 +41,17 @@ How a pass is decided (what a program cannot fake):
     - No exit code and nothing the program writes to any file descriptor counts as a pass.
 
 Limits (`sandbox.Limits`): wall clock per test (default 2 s; loading the program has its
-own), CPU time, address space (512 MiB per process), file size, open files, processes,
-output (1 MiB per test); memfd and System V shared memory are refused. The harness and
-the checker have memory and CPU limits too. After every run the whole process tree is
-killed and reaped.
+own) and for the whole program (`total_timeout`, default 10 s: the test running when it
+is spent is a timeout, the rest are skipped), CPU time, address space (512 MiB per
+process), file size, open files, processes, output (1 MiB per test); memfd and System V
+shared memory are refused. The harness and the checker have memory and CPU limits too.
+After every run the whole process tree is killed and reaped.
 
 All tests of a call- or assert-based problem run in one program process (a timeout or a
 crash starts a fresh one for the remaining tests); a stdin-based program runs once per
 test. After a timeout the remaining tests are "skipped" unless `stop_after_timeout=False`
-(a looping program would otherwise cost timeout x tests seconds inside a training step).
+(a looping program would otherwise cost timeout x tests seconds inside a training step);
+the total budget bounds a program whose every test stays just under its limit.
 
 Isolation fails closed: programs run at the `namespaces` level (no network, a private
 read-only filesystem, an unused uid, no capabilities) or not at all; a weaker level
@@ -198,6 +200,68 @@ def prompt_setup(prompt: str | None, tests: dict) -> tuple[str, list[str]]:
     return "\n".join(ast.unparse(node) for node in kept) + "\n", defined
 
 
+def names_from_program(tests: dict, prompt: str | None = None) -> list[str]:
+    """Names an assert test reads that neither its test code nor `prompt` defines, other
+    than the entry point or a standard-library module: the checker takes them from the
+    program.
+
+    A helper of the problem shows up here when its prompt is missing (HumanEval/32's
+    `poly`: a program that redefines it passes). A name bound anywhere in the test code
+    (a parameter, a local, an import inside `check`) counts as defined, so a name
+    listed here is read and never defined. Empty for call and stdin tests, for test code
+    that does not parse, and without an entry point (then every free name is the
+    program's by design).
+    """
+    entry_point = tests.get("entry_point")
+    if "assert" not in tests or not entry_point:
+        return []
+    try:
+        tree = ast.parse(tests["assert"])
+    except SyntaxError:
+        return []
+    defined = _bound_names(tree)
+    try:
+        defined |= {name for node in ast.parse(prompt or "").body
+                    for name in _bound_names(ast.Module([node], []))
+                    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef,
+                                         ast.AsyncFunctionDef, ast.ClassDef))}
+    except (SyntaxError, ValueError):
+        pass
+    read = {node.id for node in ast.walk(tree)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    # a standard-library module is never the program's object: the checker imports it
+    modules = set(sys.stdlib_module_names)
+    return sorted(read - defined - set(dir(builtins)) - modules - {entry_point})
+
+
+def row_warnings(tests: dict, prompt: str | None) -> list[str]:
+    """What a `verify-code` row is told about its own spec: names its assert tests take
+    from the program (`names_from_program`); empty when there are none."""
+    names = names_from_program(tests, prompt)
+    if not names:
+        return []
+    return [f"the test code reads {', '.join(names)}, which neither it nor the row's prompt "
+            "defines: taken from the program (a helper of the problem's prompt must come "
+            "with a 'prompt' field)"]
+
+
+def _bound_names(tree: ast.AST) -> set[str]:
+    """Every name the code binds, at any scope."""
+    bound = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            bound.add(node.name)
+    return bound
+
+
 def _plan(program: str, tests: dict, prompt: str | None) -> tuple[dict, dict | None, int]:
     """The sandbox job (what the program may see), the secret part, and the test count."""
     kind = test_kind(tests)
@@ -250,28 +314,32 @@ def _judge(kind: str, tests: dict, index: int, report: dict | None,
 
 
 def verify_code(completion_or_program: str, tests: dict, *, extract: bool = True,
-                timeout: float = 2.0, memory_mb: int = 512, isolation: str | None = None,
-                limits: sandbox.Limits | None = None, stop_after_timeout: bool = True,
-                prompt: str | None = None) -> CodeResult:
+                timeout: float = 2.0, memory_mb: int = 512, total_timeout: float = 10.0,
+                isolation: str | None = None, limits: sandbox.Limits | None = None,
+                stop_after_timeout: bool = True, prompt: str | None = None) -> CodeResult:
     """Run a program (or the program extracted from a completion) against its tests.
 
     Args:
         completion_or_program: a policy completion (`extract=True`) or the program itself.
         tests: the schema's `tests` dict (call, stdin or assert kind, or its JSON string).
-        timeout, memory_mb: seconds per test, address space per process; `limits` (a
-            `sandbox.Limits`) replaces both and sets the others.
+        timeout, memory_mb: seconds per test, address space per process.
+        total_timeout: seconds for the whole run (loading and every test); the test
+            running when it is spent is a timeout, the tests after it are skipped.
+            `limits` (a `sandbox.Limits`) replaces these three and sets the others.
         isolation: a level of `sandbox.LEVELS`, or None for the required one
             (`sandbox.detect_isolation`: namespaces unless SRPO_SANDBOX_ISOLATION says).
         stop_after_timeout: mark the tests after a timeout "skipped" instead of running them.
         prompt: the problem's prompt; helpers it defines for assert tests come from it.
     Returns:
         A `CodeResult`: one outcome per test, in order. Raises `DataError` for malformed
-        tests, ValueError for an unknown level and `sandbox.SandboxUnavailable` when the
-        level cannot be set up; never for anything the program does.
+        tests, ValueError for an unknown level or a total_timeout <= 0, and
+        `sandbox.SandboxUnavailable` when the level cannot be set up; never for anything
+        the program does.
     """
     start = time.perf_counter()
     tests = validate_record({"id": "-", "domain": "code", "prompt": "-", "tests": tests}).tests
-    limits = limits or sandbox.Limits(timeout=timeout, memory_mb=memory_mb)
+    limits = limits or sandbox.Limits(timeout=timeout, memory_mb=memory_mb,
+                                      total_timeout=total_timeout)
     level = isolation or sandbox.detect_isolation()
     if level not in sandbox.LEVELS:
         raise ValueError(f"unknown isolation level {level!r}; choose from {sandbox.LEVELS}")
@@ -338,8 +406,9 @@ def _verify_items(items: list[tuple[str, dict, bool, str | None]], *, workers: i
 
 
 def verify_code_batch(programs: list[str], tests: list[dict], *, extract: bool = True,
-                      timeout: float = 2.0, memory_mb: int = 512, workers: int | None = None,
-                      prompts: list[str | None] | None = None, **options) -> list[CodeResult]:
+                      timeout: float = 2.0, memory_mb: int = 512, total_timeout: float = 10.0,
+                      workers: int | None = None, prompts: list[str | None] | None = None,
+                      **options) -> list[CodeResult]:
     """`verify_code` for many programs at once, `workers` sandboxes in parallel (default:
     the usable cores); result i belongs to programs[i] (and prompts[i], if given). Never
     raises for a program or a spec (a malformed spec fails its own row); ValueError if the
@@ -350,15 +419,18 @@ def verify_code_batch(programs: list[str], tests: list[dict], *, extract: bool =
         raise ValueError(f"{len(programs)} programs but {len(tests)} test specs "
                          f"and {len(prompts)} prompts")
     items = list(zip(programs, tests, [extract] * len(programs), prompts))
-    return _verify_items(items, workers=workers, timeout=timeout, memory_mb=memory_mb, **options)
+    return _verify_items(items, workers=workers, timeout=timeout, memory_mb=memory_mb,
+                         total_timeout=total_timeout, **options)
 
 
 def cli_verify_code(args) -> int:
     """`srpo-mini verify-code`: JSONL rows {id, tests, program|completion, prompt?} ->
-    verdicts (a row's prompt supplies the helpers its assert tests take from it). Exit 1,
-    with the cause and the opt-in, when the sandbox cannot be set up."""
+    verdicts (a row's prompt supplies the helpers its assert tests take from it; a row
+    whose tests read names that neither they nor its prompt define gets `warnings`, see
+    `row_warnings`). Exit 1, with the cause and the opt-in, when the sandbox cannot
+    be set up."""
     source = nullcontext(sys.stdin) if args.input == "-" else open(args.input, encoding="utf-8")
-    items, ids = [], []
+    items, ids, warnings = [], [], []
     with source as lines:
         for row_number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -381,24 +453,31 @@ def cli_verify_code(args) -> int:
             items.append((row.get("program", row.get("completion")), tests, "completion" in row,
                           prompt))
             ids.append(row["id"])
+            warnings.append(row_warnings(tests, prompt))
     try:
         level = sandbox.detect_isolation()
     except sandbox.SandboxUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     results = _verify_items(items, workers=args.workers, timeout=args.timeout,
-                            memory_mb=args.memory_mb, isolation=level)
+                            memory_mb=args.memory_mb, total_timeout=args.total_timeout,
+                            isolation=level)
     sink = nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w",
                                                                  encoding="utf-8")
     with sink as out:
-        for row_id, result in zip(ids, results):
+        for row_id, result, warned in zip(ids, results, warnings):
             out.write(json.dumps({"id": row_id, "passed": result.passed,
                                    "pass_fraction": result.pass_fraction,
                                    "outcomes": result.outcomes,
-                                   "isolation": result.isolation}) + "\n")
+                                   "isolation": result.isolation,
+                                   **({"warnings": warned} if warned else {})}) + "\n")
     passed = sum(r.passed for r in results)
     print(f"verified {len(results)} programs: {passed} passed (isolation: {level})",
           file=sys.stderr)
+    if any(warnings):
+        print(f"warning: {sum(map(bool, warnings))} rows take names their tests read from the "
+              "program (see their 'warnings'); rows of problems whose prompt defines "
+              "helpers need a 'prompt' field", file=sys.stderr)
     if sandbox.isolation_note(level):
         print(sandbox.isolation_note(level), file=sys.stderr)
     return 0

@@ -65,6 +65,9 @@ exec(code["_child"], {"__name__": "__main__"})
 """
 NAMESPACE_FLAGS = ["--pid", "--fork", "--kill-child", "--net", "--mount", "--ipc", "--uts"]
 BACKSTOP_SLACK = 10.0  # seconds beyond the tests' own time limits before the runner kills
+# Seconds past a program's total budget before the runner kills its harness: the harness
+# stops at the budget itself and needs this only to report the rest and exit.
+BUDGET_GRACE = 2.0
 TRUSTED_MEMORY_MB = 512  # harness and checker address space, beyond the program's own
 CHECKER_UID = 65534  # nobody: the assert checker, distinct from every program uid
 PROGRAM_UIDS = (1_000_000, 1_000_000_000)  # a fresh uid per run, unused by real accounts
@@ -75,9 +78,15 @@ SANDBOX_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_AL
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-program limits. `timeout` is per test case; the rest per process."""
+    """Per-program limits. `timeout` is per test case, `total_timeout` for all of them
+    together; the rest per process."""
 
     timeout: float = 2.0         # wall-clock seconds per test case (and for loading)
+    # wall-clock seconds for the whole run of one program (loading and every test): many
+    # tests that each sleep just under `timeout` would otherwise hold a row for
+    # tests x timeout. 10 s ends any row well within 15 s (start and teardown included)
+    # and leaves an honest program room for hundreds of fast tests.
+    total_timeout: float = 10.0
     memory_mb: int = 512         # address space (RLIMIT_AS) of each program process
     output_bytes: int = 1 << 20  # stdout + stderr (or one return value) per test case
     file_mb: int = 16            # largest file the program may write (RLIMIT_FSIZE)
@@ -85,8 +94,13 @@ class Limits:
     max_processes: int = 16      # processes and threads of the program's uid (RLIMIT_NPROC)
     disk_mb: int = 64            # the tmpfs holding /sandbox and /tmp (namespace levels)
 
+    def __post_init__(self):
+        if not self.total_timeout > 0:
+            raise ValueError(f"total_timeout must be > 0 seconds, got {self.total_timeout}")
+
     def for_harness(self) -> dict:
-        return {"timeout": float(self.timeout), "memory_bytes": self.memory_mb << 20,
+        return {"timeout": float(self.timeout), "total_timeout": float(self.total_timeout),
+                "memory_bytes": self.memory_mb << 20,
                 "output_bytes": int(self.output_bytes), "file_bytes": self.file_mb << 20,
                 "open_files": int(self.open_files), "disk_mb": int(self.disk_mb)}
 
@@ -287,22 +301,30 @@ def run_harness(job: dict, limits: Limits, level: str, *, n_cases: int,
 
     `job` holds what the program may see (kind, program, call arguments, stdin inputs);
     `secret` (assert tests only) is sent after the harness reports "ready" and is read by
-    the checker process alone. The backstop deadline covers a harness that stalls.
+    the checker process alone. The harness ends the run at `limits.total_timeout` from
+    here; the backstop deadline covers a harness that stalls.
     """
     start = time.perf_counter()
+    # time.monotonic is one clock for the whole machine (the sandbox has no time
+    # namespace): the harness stops at this very instant, the runner BUDGET_GRACE later.
+    budget_deadline = time.monotonic() + limits.total_timeout
     uid = _unused_uid() if level == "uid" else random.randrange(*PROGRAM_UIDS)
     workdir = None
     binds, links = filesystem_view()
+    # harness and checker: CPU up to the runner's own backstop, which kills them anyway;
+    # the program's limit may not exceed it (the program is forked from the harness)
+    trusted_cpu_seconds = int(math.ceil(backstop_seconds(limits, n_cases)))
     full_job = {
         **job, "level": level, "uid": uid, "checker_uid": CHECKER_UID,
         "limits": limits.for_harness(), "mount_point": "/tmp", "binds": binds,
         "symlinks": links, "stop_after_timeout": stop_after_timeout,
+        "budget_deadline": budget_deadline,
         "nproc": limits.max_processes + (_own_process_count() if level == "rlimits" else 0),
-        "cpu_seconds": int(math.ceil(limits.timeout)) * (n_cases + 1) + 1,
-        # harness and checker: room for the interpreter and the capped replies, no more;
-        # CPU up to the runner's own backstop, which kills them anyway
+        "cpu_seconds": min(int(math.ceil(limits.timeout)) * (n_cases + 1) + 1,
+                           trusted_cpu_seconds),
+        # harness and checker: room for the interpreter and the capped replies, no more
         "trusted_memory_bytes": (limits.memory_mb + TRUSTED_MEMORY_MB) << 20,
-        "trusted_cpu_seconds": int(math.ceil(backstop_seconds(limits, n_cases))),
+        "trusted_cpu_seconds": trusted_cpu_seconds,
     }
     if level in ("uid", "rlimits"):
         workdir = tempfile.mkdtemp(prefix="srpo-code-")
@@ -326,15 +348,18 @@ def run_harness(job: dict, limits: Limits, level: str, *, n_cases: int,
 
 
 def backstop_seconds(limits: Limits, n_cases: int) -> float:
-    """Loading plus every case at its full timeout, plus slack for a loaded machine."""
-    return BACKSTOP_SLACK + (n_cases + 1) * (limits.timeout + 1.0)
+    """Loading plus every case at its full timeout, plus slack for a loaded machine; never
+    more than the program's total budget plus the grace the harness needs to report."""
+    per_test = BACKSTOP_SLACK + (n_cases + 1) * (limits.timeout + 1.0)
+    return min(per_test, limits.total_timeout + BUDGET_GRACE)
 
 
 def _exchange(proc, job: dict, secret, limits: Limits, n_cases: int, run: SandboxRun) -> bool:
     """Send the harness code and the job (and, on "ready", the secret), read JSON lines
     until "done", then wait for the pipes to close (the harness and its namespace are
     gone). All of it under one deadline; True if it finished before it."""
-    deadline = time.monotonic() + backstop_seconds(limits, n_cases)
+    budget_end = job["budget_deadline"] + BUDGET_GRACE
+    deadline = min(time.monotonic() + backstop_seconds(limits, n_cases), budget_end)
     in_fd, out_fd, err_fd = proc.stdin.fileno(), proc.stdout.fileno(), proc.stderr.fileno()
     os.set_blocking(in_fd, False)
     outgoing = bytearray(harness_code() + _frame(job))
@@ -344,7 +369,10 @@ def _exchange(proc, job: dict, secret, limits: Limits, n_cases: int, run: Sandbo
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             if not done:
-                run.error = "the sandbox stopped answering (killed by the backstop deadline)"
+                spent = deadline == budget_end  # the budget, not the tests, set it
+                run.error = ((f"the program's total time budget of {limits.total_timeout:g} s "
+                              "was spent" if spent else "the sandbox stopped answering")
+                             + " (killed by the backstop deadline)")
             return False
         writing = [in_fd] if outgoing else []
         readable, writable, _ = select.select(open_fds, writing, [], remaining)
