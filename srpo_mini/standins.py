@@ -139,6 +139,22 @@ def write_standin_model(out_dir, texts, *, num_layers: int | None = None,
     return out_dir
 
 
+# The preset's hub datasets (id, split) -> files of the same column layout in this
+# repository (tests/fixtures) and beside it (../shared/data/real: the real GSM8K test set).
+STANDIN_FILES = {
+    ("openai/gsm8k", "train"): "../shared/data/real/gsm8k_test.jsonl",
+    ("DigitalLearningGmbH/MATH-lighteval", "train"): "tests/fixtures/math/test.jsonl",
+    ("google-research-datasets/mbpp", "train"): "tests/fixtures/mbpp/test.jsonl",
+    ("openai/gsm8k", "test"): "tests/fixtures/gsm8k/test.jsonl",
+    ("HuggingFaceH4/MATH-500", "test"): "tests/fixtures/math500/test.jsonl",
+    ("google-research-datasets/mbpp", "test"): "tests/fixtures/mbpp_sanitized/test.jsonl"}
+
+
+def standin_files(root) -> dict:
+    """`STANDIN_FILES` as paths under the repository root `root`."""
+    return {key: Path(root) / path for key, path in STANDIN_FILES.items()}
+
+
 def offline_config(config, model_dir, files: dict) -> None:
     """Point a config's model and hub datasets at local stand-ins, in place.
 

@@ -38,22 +38,15 @@ from srpo_mini.resampling import read_ledger
 from srpo_mini.rewards import soft_overlong_penalty
 from srpo_mini.sampler import generate_rollouts
 from srpo_mini.standins import (IM_END, IM_START, QWEN25_05B, SPECIAL_IDS, offline_config,
-                                write_standin_model)
+                                standin_files, write_standin_model)
 from srpo_mini.trainer import Run
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:.*gradient_checkpointing.*:FutureWarning")]
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "fixtures"
 REAL_GSM8K = ROOT / ".." / "shared" / "data" / "real" / "gsm8k_test.jsonl"
-# The preset's hub datasets (id, split) -> local files in the same column layout.
-FILES = {("openai/gsm8k", "train"): REAL_GSM8K,
-         ("DigitalLearningGmbH/MATH-lighteval", "train"): FIXTURES / "math" / "test.jsonl",
-         ("google-research-datasets/mbpp", "train"): FIXTURES / "mbpp" / "test.jsonl",
-         ("openai/gsm8k", "test"): FIXTURES / "gsm8k" / "test.jsonl",
-         ("HuggingFaceH4/MATH-500", "test"): FIXTURES / "math500" / "test.jsonl",
-         ("google-research-datasets/mbpp", "test"): FIXTURES / "mbpp_sanitized" / "test.jsonl"}
+FILES = standin_files(ROOT)          # the preset's hub datasets -> local files
 LAYERS, MAX_NEW_TOKENS, BUFFER = 2, 16, 15
 
 

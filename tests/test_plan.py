@@ -61,7 +61,10 @@ def test_05b_preset_plan_by_hand():
     # (11 * 896 + 4 * 4864) values * 2 bytes.
     assert plan.activations == (256 + 8 * 1024) * 24 * (11 * 896 + 4 * 4864) * 2
     assert plan.completion_tokens_per_step == 32 * 8 * 1024 == 262_144
-    assert plan.peak == plan.update_peak == 8 * P + plan.activations + plan.logprob_logits
+    # AdamW's temporaries (P / 2) and the tied embedding's two gradients (1.5 V d), bf16.
+    assert plan.update_temporaries == int(0.5 * P * 2 + 1.5 * 151936 * 896 * 2)
+    assert plan.peak == plan.update_peak == (8 * P + plan.activations + plan.logprob_logits
+                                             + plan.update_temporaries)
     checkpointed = get_preset("gpu_0.5b")
     checkpointed.model.gradient_checkpointing = True
     small = plan_run(checkpointed, QWEN_05B, prompt_tokens=256)
