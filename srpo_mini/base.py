@@ -348,30 +348,3 @@ def ensure_tiny_base(seed: int = 0, *, cache_dir: str | Path | None = None,
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-def cli_make_base(args) -> int:
-    """`srpo-mini make-base`: build (or reuse from the cache or the package) the tiny base."""
-    started = time.perf_counter()
-    if args.out is None:
-        cached = (default_cache_dir() / base_dir_name(args.seed) / INFO_FILE).exists()
-        prebuilt = cached or shipped_base(args.seed) is not None
-        path = ensure_tiny_base(seed=args.seed, force=args.force)
-        if prebuilt and not args.force:
-            info = json.loads((path / INFO_FILE).read_text())
-            where = "cached" if cached else "shipped with the package"
-            print(f"reusing {path} ({where}; built in {info.get('total_seconds', 0):.0f} s "
-                  f"with {info.get('torch_threads', '?')} threads; --force rebuilds into "
-                  "the cache)")
-            if "accuracy" in info:
-                from .evaluate import format_report
-
-                print(format_report(info["accuracy"]))
-            return 0
-    else:
-        path = make_base(args.out, seed=args.seed)
-    info = json.loads((path / INFO_FILE).read_text())
-    print(f"tiny base: {path}\n  {info['parameters']:,} parameters, SFT "
-          f"{info['sft']['seconds']:.1f} s ({info['sft']['steps']} steps), total "
-          f"{time.perf_counter() - started:.1f} s")
-    return 0

@@ -36,11 +36,8 @@ LiveCodeBench; here n is configurable and small by default, for a CPU.
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 from .prompts import render_prompt
 from .verifiers import check_completions
@@ -250,37 +247,3 @@ def format_report(result: dict) -> str:
     if isolation_note(settings.get("code_isolation")):  # a weaker code sandbox was asked for
         lines.append(isolation_note(settings["code_isolation"]))
     return "\n".join(lines)
-
-
-def cli_eval(args) -> int:
-    """`srpo-mini eval`: evaluate a model directory on dataset files or the tiny world."""
-    from .data.schema import DataError, load_problems
-    from .model import load_model
-
-    try:
-        if args.data:
-            problems = load_problems(args.data)
-        else:
-            from .data.synthetic import make_tiny_world
-
-            problems = make_tiny_world().problems("eval")
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    model, tokenizer = load_model(args.model)
-    template = args.template or ("chat" if getattr(tokenizer, "chat_template", None)
-                                 else "compact")
-    max_new_tokens = args.max_new_tokens or 96
-    result = evaluate(model, tokenizer, problems, template=template,
-                      n_samples=args.n_samples, k_values=args.k,
-                      temperature=args.temperature, max_new_tokens=max_new_tokens,
-                      progress=True)
-    print(format_report(result))
-    if args.output:
-        path = Path(args.output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as handle:
-            for row in result["rows"]:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        print(f"per-problem results: {path}")
-    return 0

@@ -38,23 +38,6 @@ _MISSING_MATPLOTLIB = ("srpo-mini plot needs matplotlib, which is not installed:
                        "pip install 'srpo_mini[plot]'")
 
 
-def cli_plot(args) -> int:
-    """`srpo-mini plot RUN_DIR`: write the figures and list them; 1 on a missing input."""
-    run_dir = Path(args.run_dir)
-    if not (run_dir / METRICS_FILE).is_file():
-        print(f"error: {run_dir / METRICS_FILE} not found; give a run directory written by "
-              f"`srpo-mini train`", file=sys.stderr)
-        return 1
-    try:
-        written = plot_run(run_dir)
-    except ImportError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    for path in written:
-        print(path)
-    return 0
-
-
 def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     """Draw every figure the run's files have data for.
 

@@ -454,26 +454,3 @@ def train(config: Config, *, resume: bool = False, progress: bool | None = None)
     """Train with SRPO as `config` says; returns the run summary."""
     return Run(config, resume=resume, progress=progress).train()
 
-
-def cli_train(args) -> int:
-    """`srpo-mini train`: resolve the config (preset, YAML, overrides), then train."""
-    import sys
-
-    from .config import ConfigError, config_from_args, dump_yaml
-    from .data.schema import DataError
-
-    try:
-        config = config_from_args(args)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if args.print_config:
-        print(dump_yaml(config))
-        return 0
-    try:
-        summary = train(config, resume=args.resume)
-    except (ConfigError, DataError, TrainingError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(f"run written to {summary['run_dir']}")
-    return 0

@@ -76,7 +76,7 @@ def test_missing_id_defaults_to_line_number(tmp_path):
 
 
 def test_bad_rows_name_the_line(tmp_path, capsys):
-    """Broken input stops with exit code 1 and a message with file and line number."""
+    """Broken input stops with exit code 2 and a message with file and line number."""
     cases = [
         ("{not json", "not JSON"),
         (json.dumps({"id": 1, "answer": "2"}), "field 'gold' must be a string"),
@@ -91,14 +91,14 @@ def test_bad_rows_name_the_line(tmp_path, capsys):
         code = main(["verify-math", "--input", str(source), "--output",
                      str(tmp_path / "out.jsonl")])
         err = capsys.readouterr().err
-        assert code == 1
+        assert code == 2
         assert f"{source}:2:" in err and message in err, err
 
 
 def test_missing_input_file(tmp_path, capsys):
-    """A missing input file is an error message, not a traceback."""
+    """A missing input file is an error message (exit 2), not a traceback."""
     code = main(["verify-math", "--input", str(tmp_path / "nope.jsonl")])
-    assert code == 1
+    assert code == 2
     assert "nope.jsonl" in capsys.readouterr().err
 
 

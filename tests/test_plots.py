@@ -2,8 +2,8 @@
 
 The run has two stages of 12 steps, epochs of 4 steps with resampling counts, evaluations at
 steps 0, 12 and 24, and a ledger of 20 prompts whose easy ones leave the pool. Checks that
-each PNG exists, is a real non-trivial PNG, that missing inputs give exit code 1 with a
-message, and that a missing matplotlib is reported with the install command.
+each PNG exists, is a real non-trivial PNG, that a missing metrics file gives exit code 2
+with a message, and that a missing matplotlib is reported with the install command (exit 1).
 
     python -m pytest tests/test_plots.py -q
 """
@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import random
 import sys
-from argparse import Namespace
 
 import pytest
 
 from srpo_mini.cli import main
 from srpo_mini.metrics import MetricsLogger
-from srpo_mini.plots import LEDGER_FILE, cli_plot, plot_run
+from srpo_mini.plots import LEDGER_FILE, plot_run
 
 FIGURES = ["completion_length.png", "eval.png", "pass_rate_heatmap.png", "pool.png",
            "reward.png", "zero_std.png"]
@@ -93,8 +92,9 @@ def test_cli_plot_through_main(tmp_path, capsys):
 
 
 def test_missing_metrics_and_ledger(tmp_path, capsys):
-    """No metrics.jsonl: exit 1 naming the file. No ledger: the heatmap alone is skipped."""
-    assert cli_plot(Namespace(run_dir=str(tmp_path))) == 1
+    """No metrics.jsonl: exit 2 (bad input) naming the file. No ledger: the heatmap alone
+    is skipped."""
+    assert main(["plot", str(tmp_path)]) == 2
     assert "metrics.jsonl not found" in capsys.readouterr().err
     write_run(tmp_path)
     (tmp_path / LEDGER_FILE).unlink()
@@ -109,7 +109,7 @@ def test_missing_matplotlib_message(tmp_path, monkeypatch, capsys):
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
-    assert cli_plot(Namespace(run_dir=str(tmp_path))) == 1
+    assert main(["plot", str(tmp_path)]) == 1
     assert "pip install 'srpo_mini[plot]'" in capsys.readouterr().err
     assert not (tmp_path / "plots").exists()
 

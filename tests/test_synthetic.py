@@ -160,12 +160,9 @@ def test_rows_validate_and_round_trip_through_datasets(world, tmp_path):
     back = from_dataset(datasets["eval"])
     assert [p.to_dict() for p in back] == _rows(world, "eval")
 
-    from srpo_mini.data.synthetic import cli_make_data
+    from srpo_mini.cli import main
 
-    class Args:
-        out, seed = str(tmp_path / "tiny"), 0
-
-    assert cli_make_data(Args) == 0
+    assert main(["make-data", "--out", str(tmp_path / "tiny"), "--seed", "0"]) == 0
     loaded = load_problems([tmp_path / "tiny" / "train.jsonl", tmp_path / "tiny" / "eval.jsonl"])
     assert len(loaded) == 1040
 

@@ -1,4 +1,4 @@
-"""`srpo-mini check-data`: validate dataset files and report what they hold.
+"""What `srpo-mini check-data` (in `srpo_mini.cli`) reports about dataset files.
 
 Every row of every file is validated (see `schema.py`); the first fault stops the check
 with one message naming file, row and field, and a non-zero exit code. Then every math
@@ -10,10 +10,9 @@ non-zero exit code.
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 
-from .schema import DataError, counts_by, load_problems
+from .schema import counts_by, load_problems
 
 
 def format_counts(problems) -> str:
@@ -52,17 +51,3 @@ def gold_report(files) -> tuple[str, list[str]]:
     line = (f"math golds: {readable} of {sum(kinds.values())} readable"
             + (f" ({detail})" if detail else ""))
     return line, errors
-
-
-def cli_check_data(args) -> int:
-    try:
-        problems = load_problems(args.files)
-        golds, errors = gold_report(args.files)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(format_counts(problems))
-    print(golds)
-    for error in errors:
-        print(error, file=sys.stderr)
-    return 1 if errors else 0

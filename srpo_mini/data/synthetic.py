@@ -37,10 +37,9 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
-from .schema import Problem, to_dataset, write_jsonl
+from .schema import Problem, to_dataset
 
 SOURCE = "tiny_world"
 EVAL_FRACTION = 0.2
@@ -406,14 +405,3 @@ def _interleave(rows: list[list[Worked]]) -> list[Worked]:
     keyed = [((i + 0.5) / len(row), r, item) for r, row in enumerate(rows)
              for i, item in enumerate(row)]
     return [item for *_, item in sorted(keyed, key=lambda k: k[:2])]
-
-
-def cli_make_data(args) -> int:
-    """`srpo-mini make-data`: write train.jsonl and eval.jsonl of the tiny world."""
-    world = make_tiny_world(seed=args.seed)
-    out = Path(args.out)
-    for split in ("train", "eval"):
-        path = write_jsonl(world.problems(split), out / f"{split}.jsonl")
-        counts = ", ".join(f"{d} {len(world[split][d])}" for d in ("math", "code"))
-        print(f"{path}: {counts}")
-    return 0

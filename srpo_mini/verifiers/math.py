@@ -104,9 +104,7 @@ Equivalence POLICY (the one place it is written; constants in `math_policy`)
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -117,7 +115,7 @@ from .math_policy import DEFAULT_TIMEOUT, MAX_ANSWER_CHARS, MAX_EXTRACT_CHARS, W
 from .workers import WorkerPool
 
 __all__ = ["MathResult", "verify_math", "verify_math_batch", "extract_answer",
-           "GoldCheck", "check_golds", "cli_verify_math"]
+           "GoldCheck", "check_golds"]
 
 _TARGET = "srpo_mini.verifiers.math_compare:compare_task"
 _POOL: WorkerPool | None = None
@@ -338,66 +336,3 @@ def _pool(workers: int | None) -> WorkerPool:
             _POOL.size = size
         return _POOL
 
-
-# --- CLI: srpo-mini verify-math --------------------------------------------------------
-
-def _read_rows(stream, name: str) -> list[dict]:
-    """JSONL rows {id, gold, completion | answer}; ValueError names the bad line."""
-    rows = []
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{name}:{number}: not JSON ({err.msg})") from None
-        if not isinstance(row, dict):
-            raise ValueError(f"{name}:{number}: a row must be a JSON object")
-        if not isinstance(row.get("gold"), str):
-            raise ValueError(f"{name}:{number}: field 'gold' must be a string")
-        fields = [key for key in ("completion", "answer") if key in row]
-        if len(fields) != 1 or not isinstance(row[fields[0]], str):
-            raise ValueError(f"{name}:{number}: give exactly one of 'completion' or "
-                             f"'answer', as a string")
-        row.setdefault("id", number)
-        rows.append(row)
-    return rows
-
-
-def cli_verify_math(args) -> int:
-    """`srpo-mini verify-math --input FILE --output FILE`: JSONL in, JSONL out.
-
-    Output rows: {"id", "correct", "reason", "extracted"}; a summary goes to stderr.
-    Exit code 0, or 1 for unreadable input (the message names file and line).
-    """
-    try:
-        if args.input == "-":
-            rows = _read_rows(sys.stdin, "<stdin>")
-        else:
-            with open(args.input, encoding="utf-8") as stream:
-                rows = _read_rows(stream, args.input)
-    except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    mode = getattr(args, "extraction", "lenient")
-    items = [(row["completion"], row["gold"], mode) if "completion" in row
-             else (row["answer"], row["gold"], False) for row in rows]
-    start = time.perf_counter()
-    results = _verify(items, args.timeout, args.workers)
-    elapsed = time.perf_counter() - start
-    lines = [json.dumps({"id": row["id"], "correct": r.correct, "reason": r.reason,
-                         "extracted": r.extracted}, ensure_ascii=False)
-             for row, r in zip(rows, results)]
-    try:
-        if args.output == "-":
-            sys.stdout.write("".join(line + "\n" for line in lines))
-            sys.stdout.flush()
-        else:
-            with open(args.output, "w", encoding="utf-8") as stream:
-                stream.write("".join(line + "\n" for line in lines))
-    except OSError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    correct = sum(r.correct for r in results)
-    print(f"{len(results)} rows, {correct} correct, {elapsed:.2f} s", file=sys.stderr)
-    return 0
