@@ -6,7 +6,8 @@ counts the parameters and the bytes of each thing a training step holds:
     resident       weights + AdamW's two moments          (P * bytes each; 3 P bytes)
     generation     KV cache 2 L n_kv d_head (P_len + T) * n_gen * bytes
                    + the last position's logits, n_gen * V * 4 bytes, ~3 copies alive
-    update         gradients P * bytes
+    update         gradients P * bytes, AdamW's temporaries ~P / 2 * bytes, a tied
+                   embedding's two gradients ~1.5 V d * bytes
                    + activations of one micro-batch of m rows of P_len + T tokens (a
                      group's prompt once, without gradient checkpointing):
                        saved per token and layer ~ 11 d + 4 d_ff values (no checkpointing)
@@ -36,6 +37,11 @@ BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 # float32 copies of a micro-batch's completion logits alive at the backward's peak, besides
 # the model's own output (measured on CPU: 4.5 in float32, 4.8 with bf16 weights).
 LOGPROB_LOGIT_COPIES = 4
+# Transients of the update, measured on CPU: AdamW's foreach step holds about half the
+# weights' size in temporaries, and a tied embedding's two gradients (as input and as
+# output layer) sit apart, about 1.5 embedding-sizes, until they are summed.
+OPTIMIZER_TEMPORARIES = 0.5
+TIED_GRADIENT_COPIES = 1.5
 # float32 copies of the generation batch's last-position logits while sampling.
 GENERATION_LOGIT_COPIES = 3
 
@@ -99,6 +105,7 @@ class Plan:
     generation_logits: int
     activations: int
     logprob_logits: int
+    update_temporaries: int       # AdamW's and the tied embedding's transients
     completion_tokens_per_step: int
     step_flops: float             # ~2 P per generated token + 6 P per trained token
 
@@ -109,7 +116,7 @@ class Plan:
     @property
     def update_peak(self) -> int:
         return (self.weights + self.optimizer_state + self.gradients + self.activations
-                + self.logprob_logits)
+                + self.logprob_logits + self.update_temporaries)
 
     @property
     def peak(self) -> int:
@@ -171,6 +178,8 @@ def plan_run(config, shape: ModelShape, *, prompt_tokens: int, dtype: str | None
                                      config.model.gradient_checkpointing),
         # The model's (m, T + 1, V) output in its dtype, then the float32 copies.
         logprob_logits=m * (T + 1) * V * size + LOGPROB_LOGIT_COPIES * m * T * V * 4,
+        update_temporaries=int(OPTIMIZER_TEMPORARIES * P * size + TIED_GRADIENT_COPIES
+                               * V * shape.hidden_size * size * shape.tied_embeddings),
         completion_tokens_per_step=rows * T,
         step_flops=2.0 * P * rows * T + 6.0 * P * rows * sequence * optim.mu)
 
@@ -218,6 +227,7 @@ def format_plan(plan: Plan, name: str = "") -> str:
         f"{'on' if plan.gradient_checkpointing else 'off'}",
         f"    completion logits           {_gib(plan.logprob_logits)}",
         f"    activations                 {_gib(plan.activations)}",
+        f"    gradient + AdamW transients {_gib(plan.update_temporaries)}",
         f"  peak, generating              {_gib(plan.generation_peak)}",
         f"  peak, updating                {_gib(plan.update_peak)}",
         f"  peak (estimate)               {_gib(plan.peak)}",
