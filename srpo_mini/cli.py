@@ -245,11 +245,55 @@ def _add_verify_code(p):
     p.add_argument("--workers", type=int, default=None, help="parallel programs (default: cores)")
 
 
-def run_verify_code(args) -> int:
-    """Rows {id, tests, program | completion, prompt?} -> verdicts (verifiers.code)."""
-    from .verifiers.code import cli_verify_code
+def _code_row(row: dict, line: int) -> None:
+    from .data.schema import validate_record
 
-    return cli_verify_code(args)
+    if "id" not in row:
+        raise ValueError("field 'id' is missing")
+    if ("program" in row) == ("completion" in row):
+        raise ValueError("give exactly one of 'program' or 'completion'")
+    if not isinstance(row.get("program", row.get("completion")), str):
+        raise ValueError("the program or completion must be a string")
+    if row.get("prompt") is not None and not isinstance(row["prompt"], str):
+        raise ValueError("field 'prompt' must be a string")
+    row["tests"] = validate_record({"id": row["id"], "domain": "code", "prompt": "-",
+                                    "tests": row.get("tests")}).tests
+
+
+def run_verify_code(args) -> int:
+    """Rows {id, tests, program | completion, prompt?} -> {id, passed, pass_fraction,
+    outcomes, isolation, warnings?}. A row's prompt supplies the helpers its assert tests
+    take from it; a row whose tests read names that neither they nor its prompt define
+    gets `warnings` (`verifiers.code.row_warnings`). The sandbox level goes to stderr with
+    the summary; none usable is exit 1, with the cause and the opt-in."""
+    from .verifiers import sandbox
+    from .verifiers.code import row_warnings, verify_code_batch
+
+    rows = read_jsonl(args.input, _code_row)
+    warnings = [row_warnings(row["tests"], row.get("prompt")) for row in rows]
+    level = sandbox.detect_isolation()  # SandboxUnavailable: main says why, exit 1
+    results = verify_by_kind(rows, lambda row: "completion" in row, lambda group, extract:
+                             verify_code_batch([r["completion" if extract else "program"]
+                                                for r in group], [r["tests"] for r in group],
+                                               extract=extract, timeout=args.timeout,
+                                               total_timeout=args.total_timeout,
+                                               memory_mb=args.memory_mb, workers=args.workers,
+                                               prompts=[r.get("prompt") for r in group],
+                                               isolation=level))
+    write_jsonl(args.output, [{"id": row["id"], "passed": r.passed,
+                               "pass_fraction": r.pass_fraction, "outcomes": r.outcomes,
+                               "isolation": r.isolation, **({"warnings": w} if w else {})}
+                              for row, r, w in zip(rows, results, warnings)])
+    passed = sum(r.passed for r in results)
+    print(f"verified {len(results)} programs: {passed} passed (isolation: {level})",
+          file=sys.stderr)
+    if any(warnings):
+        print(f"warning: {sum(map(bool, warnings))} rows take names their tests read from the "
+              "program (see their 'warnings'); rows of problems whose prompt defines "
+              "helpers need a 'prompt' field", file=sys.stderr)
+    if sandbox.isolation_note(level):
+        print(sandbox.isolation_note(level), file=sys.stderr)
+    return EXIT_OK
 
 
 # --- train, eval, plot ----------------------------------------------------------------------

@@ -565,11 +565,12 @@ def test_cli_verify_code_total_timeout(tmp_path):
 
 
 def test_cli_verify_code_rejects_a_bad_row(tmp_path, capsys):
-    """A row without program/completion stops the command with its row number."""
+    """A row without program/completion stops the command (exit 2) naming file and line."""
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps({"id": "x", "tests": call_tests("f", ((), 1))}) + "\n")
     assert cli_main(["verify-code", "--input", str(source)]) == 2
-    assert "row 1" in capsys.readouterr().err
+    assert f"{source}:1: give exactly one of 'program' or 'completion'" in \
+        capsys.readouterr().err
 
 
 @pytest.mark.slow

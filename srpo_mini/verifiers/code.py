@@ -70,14 +70,12 @@ from __future__ import annotations
 
 import ast
 import builtins
-import json
 import os
 import re
 import sys
 import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 from srpo_mini.data.schema import DataError, test_kind, validate_record
@@ -421,63 +419,3 @@ def verify_code_batch(programs: list[str], tests: list[dict], *, extract: bool =
     items = list(zip(programs, tests, [extract] * len(programs), prompts))
     return _verify_items(items, workers=workers, timeout=timeout, memory_mb=memory_mb,
                          total_timeout=total_timeout, **options)
-
-
-def cli_verify_code(args) -> int:
-    """`srpo-mini verify-code`: JSONL rows {id, tests, program|completion, prompt?} ->
-    verdicts (a row's prompt supplies the helpers its assert tests take from it; a row
-    whose tests read names that neither they nor its prompt define gets `warnings`, see
-    `row_warnings`). Exit 1, with the cause and the opt-in, when the sandbox cannot
-    be set up."""
-    source = nullcontext(sys.stdin) if args.input == "-" else open(args.input, encoding="utf-8")
-    items, ids, warnings = [], [], []
-    with source as lines:
-        for row_number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                if not isinstance(row, dict) or "id" not in row:
-                    raise DataError("needs an object with an id", field="id")
-                if ("program" in row) == ("completion" in row):
-                    raise DataError("needs exactly one of program or completion",
-                                    field="program")
-                tests = validate_record({"id": row["id"], "domain": "code", "prompt": "-",
-                                         "tests": row.get("tests")}).tests
-                prompt = row.get("prompt")
-                if prompt is not None and not isinstance(prompt, str):
-                    raise DataError("must be a string", field="prompt")
-            except (json.JSONDecodeError, DataError) as err:
-                print(f"{args.input}, row {row_number}: {err}", file=sys.stderr)
-                return 2
-            items.append((row.get("program", row.get("completion")), tests, "completion" in row,
-                          prompt))
-            ids.append(row["id"])
-            warnings.append(row_warnings(tests, prompt))
-    try:
-        level = sandbox.detect_isolation()
-    except sandbox.SandboxUnavailable as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    results = _verify_items(items, workers=args.workers, timeout=args.timeout,
-                            memory_mb=args.memory_mb, total_timeout=args.total_timeout,
-                            isolation=level)
-    sink = nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w",
-                                                                 encoding="utf-8")
-    with sink as out:
-        for row_id, result, warned in zip(ids, results, warnings):
-            out.write(json.dumps({"id": row_id, "passed": result.passed,
-                                   "pass_fraction": result.pass_fraction,
-                                   "outcomes": result.outcomes,
-                                   "isolation": result.isolation,
-                                   **({"warnings": warned} if warned else {})}) + "\n")
-    passed = sum(r.passed for r in results)
-    print(f"verified {len(results)} programs: {passed} passed (isolation: {level})",
-          file=sys.stderr)
-    if any(warnings):
-        print(f"warning: {sum(map(bool, warnings))} rows take names their tests read from the "
-              "program (see their 'warnings'); rows of problems whose prompt defines "
-              "helpers need a 'prompt' field", file=sys.stderr)
-    if sandbox.isolation_note(level):
-        print(sandbox.isolation_note(level), file=sys.stderr)
-    return 0
