@@ -136,13 +136,14 @@ def _add_make_data(p):
 
 def run_make_data(args) -> int:
     """Write train.jsonl and eval.jsonl of the tiny world."""
+    from .data.schema import DOMAINS
     from .data.schema import write_jsonl as write_problems
     from .data.synthetic import make_tiny_world
 
     world = make_tiny_world(seed=args.seed)
     for split in ("train", "eval"):
         path = write_problems(world.problems(split), Path(args.out) / f"{split}.jsonl")
-        counts = ", ".join(f"{d} {len(world[split][d])}" for d in ("math", "code"))
+        counts = ", ".join(f"{d} {len(world[split][d])}" for d in DOMAINS)
         print(f"{path}: {counts}")
     return EXIT_OK
 

@@ -29,8 +29,9 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
+from .data.schema import DOMAINS
+
 METRICS_FILE = "metrics.jsonl"
-DOMAINS = ("math", "code")
 
 METRIC_KEYS: dict[str, str] = {
     # -- where in the run

@@ -29,7 +29,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .metrics import DOMAINS, METRICS_FILE, read_metrics
+from .data.schema import DOMAINS
+from .metrics import METRICS_FILE, read_metrics
 from .resampling import read_ledger
 
 LEDGER_FILE = "ledger.jsonl"

@@ -244,8 +244,6 @@ class Resampler:
         _set_rng_state(self._rng, state["rng"])
 
 
-NoResampling = Resampler
-
 
 class HistoryResampling(Resampler):
     """SRPO: at each epoch boundary drop the prompts whose rollouts were all correct.

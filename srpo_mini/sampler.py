@@ -97,14 +97,6 @@ class RolloutBatch:
         picked["texts"] = [self.texts[i] for i in index.tolist()]
         return RolloutBatch(**picked)
 
-    def to(self, device) -> RolloutBatch:
-        """The same batch with its tensors on `device`."""
-        moved = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name, value in moved.items():
-            if isinstance(value, torch.Tensor):
-                moved[name] = value.to(device)
-        return RolloutBatch(**moved)
-
 
 def concat_rollouts(batches: list[RolloutBatch]) -> RolloutBatch:
     """Several rollout batches (e.g. DAPO's refill rounds) as one, rows in order.

@@ -250,7 +250,7 @@ class Run:
             self.resampler.observe([p.id for p in extra], extra_scores.correct, G)
             batches.append((extra, extra_rollout, extra_scores,
                             self.resampler.filter_groups(extra_scores.rewards, G)))
-        self.ledger.write(self._stamp(self.resampler.pop_ledger_rows(), stage.name))
+        self.ledger.write(self._stamp(self.resampler.pop_ledger_rows()))
         rollout, scores, all_scores = self._merge(batches, G, B)
         dapo_dropped = sum(len(b[0]) for b in batches) - len(rollout) // G
 
@@ -312,9 +312,9 @@ class Run:
         rows = select_group_rows(keep, G, max_groups=B)
         return rollout.select(rows), every_score.select(rows), every_score
 
-    def _stamp(self, rows: list[dict], stage_name: str) -> list[dict]:
+    def _stamp(self, rows: list[dict]) -> list[dict]:
+        """The resampler's ledger rows (prompt, epoch, stage, correct) with their step."""
         for row in rows:
-            row.setdefault("stage", stage_name)
             row["step"] = self.state.step + 1  # the step being taken, 1-based as in metrics
         return rows
 
