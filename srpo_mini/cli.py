@@ -57,7 +57,7 @@ def read_jsonl(path: str, check_row: Callable[[dict, int], None]) -> list[dict]:
     try:
         source = nullcontext(sys.stdin) if path == "-" else open(path, encoding="utf-8")
     except OSError as err:
-        raise BadInput(f"cannot read {path}: {err.strerror}") from None
+        raise BadInput(f"cannot read {path}: {err.strerror or err}") from None
     rows = []
     with source as lines:
         for line, text in enumerate(lines, start=1):
@@ -87,7 +87,7 @@ def write_jsonl(path: str, rows: list[dict]) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_text(text, encoding="utf-8")
     except OSError as err:
-        raise CommandFailed(f"cannot write {path}: {err.strerror}") from None
+        raise CommandFailed(f"cannot write {path}: {err.strerror or err}") from None
 
 
 def verify_by_kind(rows: list[dict], kind: Callable[[dict], object],

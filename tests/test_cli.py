@@ -1,6 +1,7 @@
-"""The `srpo-mini` command line as a whole: the exit-code convention shown by `--help`,
-the JSONL reader every row-reading command uses, and that both verifier commands answer
-the same kind of bad input alike (exit 2, a message "FILE:LINE: ..."). Each command's own
+"""The `srpo-mini` command line as a whole: the exit-code convention shown by `--help`
+(bad input 2, an output that cannot be written 1), the JSONL reader every row-reading
+command uses, and that both verifier commands answer the same kind of bad input alike
+(exit 2, a message "FILE:LINE: ..."). Each command's own
 rows and verdicts are tested beside its module (test_math_cli.py, test_code_verifier.py,
 test_check_data.py, test_plots.py, test_synthetic.py).
 
@@ -53,6 +54,14 @@ def test_both_verifier_commands_reject_a_missing_file_alike(tmp_path, capsys):
         assert main([command, "--input", str(missing)]) == 2, command
         err = capsys.readouterr().err
         assert err.strip() == f"error: cannot read {missing}: No such file or directory", err
+
+
+def test_an_output_that_cannot_be_written_is_a_failure(tmp_path, capsys):
+    """Good input, but the output path is a directory: exit 1 (not bad input), named."""
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(GOOD_ROWS["verify-math"]) + "\n", encoding="utf-8")
+    assert main(["verify-math", "--input", str(source), "--output", str(tmp_path)]) == 1
+    assert f"error: cannot write {tmp_path}: Is a directory" in capsys.readouterr().err
 
 
 def test_help_documents_the_exit_codes(capsys):
