@@ -13,8 +13,8 @@ What it checks (srpo_mini.standins builds the stand-ins):
   clear message where a device cannot run it.
 
 The end-to-end run uses float32: on a CPU without native bf16 (AVX2), one bf16 update of
-this shape takes minutes (BENCHMARKS.md, "The gpu_0.5b path on a CPU"), too long for CI;
-`benchmarks/bench_gpu.py --e2e` runs the same path in bf16 and at full depth.
+this shape takes minutes (BENCHMARKS.md, "The gpu_0.5b path"), too long for CI;
+`benchmarks/bench_gpu.py` runs whole steps of the same loop in bf16 and at full depth.
 
 Run: python -m pytest tests/test_gpu_path.py -q   (slow: 2.5 minutes on 2 busy cores)
 """
