@@ -231,6 +231,14 @@ def run_verify_math(args) -> int:
     return EXIT_OK
 
 
+def _seconds(text: str) -> float:
+    """A time limit: a number of seconds > 0 (else a usage error, exit 2)."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text}")
+    return value
+
+
 def _add_verify_code(p):
     p.add_argument("--input", default="-",
                    help="JSONL rows {id, tests, program|completion, prompt?}; - is stdin. A "
@@ -238,8 +246,8 @@ def _add_verify_code(p):
                         "(HumanEval/32's poly) must carry that prompt: without it the "
                         "helpers come from the program (the row gets a 'warnings' field)")
     p.add_argument("--output", default="-", help="JSONL results; - is stdout")
-    p.add_argument("--timeout", type=float, default=2.0, help="wall-clock seconds per test case")
-    p.add_argument("--total-timeout", type=float, default=10.0,
+    p.add_argument("--timeout", type=_seconds, default=2.0, help="wall-clock seconds per test case")
+    p.add_argument("--total-timeout", type=_seconds, default=10.0,
                    help="wall-clock seconds for all tests of one program together; the test "
                         "running when they are spent is a timeout, the rest are skipped")
     p.add_argument("--memory-mb", type=int, default=512, help="address-space limit per program")

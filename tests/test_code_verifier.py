@@ -565,6 +565,14 @@ def test_cli_verify_code_total_timeout(tmp_path):
     assert failed_at <= 3 and outcomes[failed_at + 1:] == ["skipped"] * (5 - failed_at)
 
 
+@pytest.mark.parametrize("option", ["--timeout", "--total-timeout"])
+def test_cli_verify_code_refuses_a_time_limit_of_zero(option, capsys):
+    """A limit of 0 s would judge nothing: a usage error (exit 2) naming the option."""
+    with pytest.raises(SystemExit) as done:
+        cli_main(["verify-code", option, "0"])
+    assert done.value.code == 2 and f"{option}: must be > 0 seconds" in capsys.readouterr().err
+
+
 def test_cli_verify_code_rejects_a_bad_row(tmp_path, capsys):
     """A row without program/completion stops the command (exit 2) naming file and line."""
     source = tmp_path / "in.jsonl"
