@@ -142,6 +142,8 @@ CASES = {
          False),
         (r"\prod_{j=1}^{5} j", "120", True), (r"\prod_{j=1}^{5} j", "24", False),
         (r"\sum_{n=0}^{\infty} x^n", r"\frac{1}{1-x}", False),  # series: not read
+        (r"\sum_{k=1}^{0} k", "0", True), (r"\sum_{a=1}^{9}\sum_{b=1}^{9} a b", "2025", True),
+        (r"\sum_{a=1}^{20}\sum_{b=1}^{20} a b", "44100", False),  # 420 summands: refused
     ],
     "evaluated limits, integrals and probabilities": [
         (r"\lim _{n \rightarrow \infty} n^{2} /\left(2 n^{2}+1\right)=1 / 2", "1/2", True),
@@ -157,6 +159,14 @@ CASES = {
         (r"y^{2}(y-3 x)=c ; \quad y \equiv 0 ; y=3 x", "y^2(y-3x)=c, y=0, y=2x", False),
         (r"y=\frac{c}{x-c} \quad y \equiv-1", "y = c/(x-c), y=-1", True),
         (r"y=\frac{c}{x-c} \quad y \equiv-1", "y = c/(x-c), y=1", False),
+    ],
+    "degrees, minutes and seconds": [
+        (r"63^{\circ} 45^{\prime}", r"63.75^\circ", True),
+        (r"63^{\circ} 45^{\prime}", r"63.5^\circ", False),
+        (r"179^{\circ} 59^{\prime} 56^{\prime \prime}", "179^\\circ 59' 56''", True),
+        (r"179^{\circ} 59^{\prime} 56^{\prime \prime}", "179^\\circ 59' 57''", False),
+        (r"-317^{\circ} 3^{\prime} 36^{\prime \prime}", r"-317.06^\circ", True),
+        (r"-317^{\circ} 3^{\prime} 36^{\prime \prime}", r"317.06^\circ", False),
     ],
     "amounts at rates": [
         (r"$\$ 3000 @ 11 \%$; $\$ 24000 @ 7 \%$", r"(24000, 7\%), (3000, 11\%)", True),

@@ -111,12 +111,34 @@ HUGE = [
     "9" * 5000,
     r" \cdot ".join(["9^{9999}"] * 60),
     r"x^{10^{10}}",
+    r"\sum_{k=1}^{10^{9}} k",  # finite sums: at most MAX_SUM_TERMS summands, nested too
+    r"\sum_{a=1}^{99}\sum_{b=1}^{99}\sum_{c=1}^{99} a b c",
+    r"\prod_{k=1}^{99} 10^{9999}",
+    r"\sum_{k=1}^{99} 10^{10^{k}}",
 ]
 
 
 def _short(value) -> str:
     text = str(value)
     return text if len(text) <= 30 else f"{text[:20]}...[{len(text)} chars]"
+
+
+@pytest.mark.parametrize("text", [
+    "12@34" * 1900 + "x",        # pairs at rates: no separator, no backtracking blow-up
+    "1 @ 2 " * 1600 + "x",
+    "<" * 9000 + ":x",           # an inequality restated as an interval
+    "9" * 9000 + r"\degree",    # degrees, minutes and seconds
+    "a: 1, " * 1500,             # labelled parts (gold labels)
+    r"P(" * 3000 + "=1",         # an evaluated probability
+], ids=_short)
+def test_normalization_stays_linear(text):
+    """Answers of up to 10,000 characters built against the rules' patterns are
+    normalized (and their gold reading taken) in well under a second."""
+    start = time.perf_counter()
+    math_normalize.normalize(text)
+    math_extract.gold_answer(text)
+    math_verifier.verify_math(text, "1", extract=False)
+    assert time.perf_counter() - start < 1.5
 
 
 @pytest.mark.parametrize("answer", HUGE, ids=_short)
@@ -363,7 +385,9 @@ _PIECES = [r"\frac", r"\sqrt", "{", "}", "(", ")", "[", "]", r"\{", r"\}", "^", 
            "*", "/", "=", "<", r"\le", ",", "x", "y", "e", "i", r"\pi", r"\infty", "1", "2",
            "0.5", "10", "99", "!", r"\%", r"^\circ", r"\text{cm}", r"\pm", r"\cup", "|",
            r"\sin", r"\log_", r"\begin{pmatrix}", r"\end{pmatrix}", "&", r"\\", r"\boxed{",
-           "<answer>", "</answer>", "$", r"\left(", r"\right)", " ", r"\overline", "'", "&&"]
+           "<answer>", "</answer>", "$", r"\left(", r"\right)", " ", r"\overline", "'", "&&",
+           r"\sum_{k=1}^{3}", r"\prod_{j=0}^{2}", "k", "@", ":", r"^{T}", r"^{-1}", r"\bullet",
+           r"\mid", r"\lim", "P("]
 _SOUP = st.lists(st.sampled_from(_PIECES), max_size=30).map("".join)
 
 

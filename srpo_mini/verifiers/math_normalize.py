@@ -88,12 +88,20 @@ _TIME_RE = re.compile(r"(\d{1,2}):(\d{2})\s*(?:\\text\s*\{\s*)?(?:([AaPp])\.?\s*
 _ASCII_RELATIONS = [(re.compile(p), r) for p, r in [
     (r">=|=>(?!>)", r"\\ge "), (r"<=|=<", r"\\le "), (r"!=|<>", r"\\ne ")]]
 _COMMAS_RE = re.compile(r"\s*[,;](?:\s*[,;])+\s*")  # `; \quad` separates once
-# `-1 < x \le 1 : (-1, 1]`: an inequality restated as an interval; the interval is read
-# `3000 @ 11\%, 24000 @ 7\%`: amounts at rates (of interest, or prices), each a pair
-_AT_PAIR = r"(\d[\d.]*)\s*@\s*(\d[\d.]*\s*(?:\\%)?)"
-_AT_PAIRS_RE = re.compile(r"\s*" + _AT_PAIR + r"(?:\s*[,;]?\s*" + _AT_PAIR + r")*\s*")
+# `63^\circ 45' 36''`: degrees, minutes and seconds, read as (63 + 45/60 + 36/3600) degrees
+_NUM = r"(\d+(?:\.\d+)?)"
+_MINUTES = r"(?:\^\s*\{\s*\\prime\s*\}|\^\s*\\prime|'|′)"
+_SECONDS = r"(?:\^\s*\{\s*\\prime\s*\\prime\s*\}|''|″|\")"
+_DMS_RE = re.compile(r"(?<![\d.])" + _NUM + r"\s*\\degree\s*" + _NUM + r"\s*" + _MINUTES
+                     + r"(?:\s*" + _NUM + r"\s*" + _SECONDS + ")?")
+# `3000 @ 11\%, 24000 @ 7\%`: amounts at rates (of interest, or prices), each a pair; the
+# numbers end where their digits end and pairs need a separator, so no backtracking blows up
+_AT_PAIR = r"(\d+(?:\.\d+)?)(?![\d.])\s*@\s*(\d+(?:\.\d+)?(?![\d.])\s*(?:\\%)?)"
+_AT_PAIRS_RE = re.compile(r"\s*" + _AT_PAIR + r"(?:(?:\s*[,;]\s*|\s+)" + _AT_PAIR + r")*\s*")
 _AT_PAIR_RE = re.compile(_AT_PAIR)
-_RESTATED_RE = re.compile(r"[^:]*(?:<|>|\\le|\\ge)[^:]*:\s*([(\[][^:]*[)\]])")
+# `-1 < x \le 1 : (-1, 1]`: an inequality restated as an interval; the interval is read
+_RELATION_RE = re.compile(r"<|>|\\le|\\ge")
+_INTERVAL_TEXT_RE = re.compile(r"\s*[(\[][^:]*[)\]]\s*")
 _APPROX_RE = re.compile(r"^\\approx\s*")
 _QUAD_RE = re.compile(r"\\(?:quad|qquad)(?![A-Za-z])")
 _SPACES_RE = re.compile(r"\s+")
@@ -206,6 +214,9 @@ def normalize(answer: str) -> Normalized:
     for pattern, replacement in _ASCII_RELATIONS + _REWRITES:
         text = pattern.sub(replacement, text)
     text = text.replace(_ROW, " \\\\ ")
+    if "\\degree" in text:
+        text = _DMS_RE.sub(lambda m: f"({m.group(1)} + {m.group(2)}/60 + {m.group(3) or 0}/3600)"
+                                     " \\degree ", text)
     text = _QUAD_RE.sub(" , ", text)  # `2 \quad 3` lists two answers, it is not 6
     words: list[str] = []
     for _ in range(2):  # \text{\textbf{B}} needs two passes
@@ -217,9 +228,10 @@ def normalize(answer: str) -> Normalized:
     text = _APPROX_RE.sub("", text).rstrip(" .,;:")
     if "@" in text and _AT_PAIRS_RE.fullmatch(text):
         text = ", ".join(f"({a}, {b.strip()})" for a, b in _AT_PAIR_RE.findall(text))
-    restated = _RESTATED_RE.fullmatch(text)
-    if restated:
-        text = restated.group(1)
+    if text.count(":") == 1:
+        relation, interval = text.split(":")
+        if _RELATION_RE.search(relation) and _INTERVAL_TEXT_RE.fullmatch(interval):
+            text = interval.strip()
     unit = _TRAILING_UNIT_RE.search(text)
     if unit:  # `5 cm`, `30 degrees`; a unit glued to a number (`5cm`) is not a unit
         degree = "degree" in unit.group(1).lower()

@@ -61,6 +61,7 @@ class _Parser:
         self.decimals: dict = {}
         self._peek_value = None  # the right side of the relation being read
         self.bound: dict = {}  # index of a \sum or \prod -> the value of the current term
+        self.terms_read = 0  # summands read by all \sum and \prod, nested ones too
 
     # token helpers
     def peek(self, offset: int = 0) -> Token:
@@ -459,9 +460,10 @@ class _Parser:
 
     def finite_sum(self, name: str):
         """`\\sum_{k=1}^{5} (3k+5)`, `\\prod_{j=1}^{4} j`: integer bounds, at most
-        MAX_SUM_TERMS terms; the summand (the product that follows, as for `\\sin 2x`) is
-        read once per term with the index bound to its value, under every size guard.
-        Infinite and symbolic bounds are refused: a series is not a number we can check."""
+        MAX_SUM_TERMS summands read in all the sums of an answer (nested ones too); the
+        summand (the product that follows, as for `\\sin 2x`) is read once per term with the
+        index bound to its value, under every size guard. Infinite and symbolic bounds are
+        refused: a series is not a number we can check."""
         self.expect("_")
         self.expect("{")
         index = self.next()
@@ -474,22 +476,23 @@ class _Parser:
         upper = self.exponent()
         if not (getattr(lower, "is_Integer", False) and getattr(upper, "is_Integer", False)):
             raise ParseError(f"{name} with infinite or symbolic bounds is not supported")
-        if not 0 <= upper - lower < MAX_SUM_TERMS:
-            raise ParseError(f"{name} of more than {MAX_SUM_TERMS} terms")
+        values = range(int(lower), int(upper) + 1) if upper - lower < MAX_SUM_TERMS else None
+        self.terms_read += max(len(values), 1) if values is not None else MAX_SUM_TERMS + 1
+        if self.terms_read > MAX_SUM_TERMS:
+            raise ParseError(f"sums and products of more than {MAX_SUM_TERMS} terms")
         start, total = self.i, Integer(0 if name == "\\sum" else 1)
-        for value in range(int(lower), int(upper) + 1):
-            self.i, self.bound[index.text] = start, Integer(value)
+        for value in values or [None]:  # an empty sum or product: read its summand once
+            self.i = start
+            if value is not None:
+                self.bound[index.text] = Integer(value)
             try:
                 term = self.power()
                 while implicit_start(self.peek()):
                     term = mul(term, self.power())
             finally:
-                del self.bound[index.text]
-            total = add(total, term) if name == "\\sum" else mul(total, term)
-        if int(upper) < int(lower):  # an empty sum or product: skip its summand once
-            self.power()
-            while implicit_start(self.peek()):
-                self.power()
+                self.bound.pop(index.text, None)
+            if value is not None:
+                total = add(total, term) if name == "\\sum" else mul(total, term)
         return total
 
     def function(self, name: str):

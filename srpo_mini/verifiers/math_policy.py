@@ -63,7 +63,7 @@ MAX_BINOMIAL = 10_000  # binomial(n, k) for n up to this
 MAX_MATRIX_CELLS = 400  # entries of a matrix
 MAX_DETERMINANT_SIZE = 6  # vmatrix determinants up to 6 x 6
 MAX_COLLECTION = 64  # elements of a tuple, list or set
-MAX_SUM_TERMS = 100  # terms of a finite \sum or \prod, each read with every guard above
+MAX_SUM_TERMS = 100  # summands read in all finite \sum / \prod of an answer
 MAX_PLUS_MINUS = 3  # \pm / \mp occurrences expanded into 2**k alternatives
 
 # --- Worker processes ---------------------------------------------------------------
