@@ -16,7 +16,7 @@ The end-to-end run uses float32: on a CPU without native bf16 (AVX2), one bf16 u
 this shape takes minutes (BENCHMARKS.md, "The gpu_0.5b path"), too long for CI;
 `benchmarks/bench_gpu.py` runs whole steps of the same loop in bf16 and at full depth.
 
-Run: python -m pytest tests/test_gpu_path.py -q   (slow: 2.5 minutes on 2 busy cores)
+Run: python -m pytest tests/test_gpu_path.py -q   (slow: 60 s on 2 cores, 155 s when they are busy)
 """
 
 import json
