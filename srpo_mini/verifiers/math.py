@@ -42,7 +42,8 @@ Non-guarantees
       evaluation at random points (agreement is accepted without proof); constant
       expressions that agree to 25 significant digits are judged equal.
     - Only the answer language of the parser is understood (see `math_parse`); anything
-      else (set-builder notation, integrals, words other than units) is "incorrect".
+      else (infinite series, piecewise functions, unevaluated integrals) is "incorrect";
+      docs/math_verifier.md lists the forms real golds use and those not read.
     - Answers are compared, not checked against the question: a unit the question asks
       for, or a rounding the question demands, is not enforced.
     - The time limit is per check and counts from when a worker takes the check: a
