@@ -172,6 +172,13 @@ def test_chapter_6_end_to_end_run(tiny_base_dir):
     assert number(r"largest parameter difference from the uninterrupted run: (\S+)", out) == 0
     assert "ledger identical: True" in out
     assert "metrics.jsonl" in out and "ledger.jsonl" in out and "summary.txt" in out
+    # The recorded default run: reasoning length and accuracy rise together.
+    first, last = (float(x) for x in re.search(
+        r"math completion length (\d+\.\d) -> (\d+\.\d) tokens", out).groups())
+    assert last >= 1.5 * first
+    before, after = (float(x) for x in re.search(
+        r"greedy (\d\.\d+) -> (\d\.\d+)", out).groups())
+    assert after >= before + 0.05
     assert out.rstrip().endswith("chapter 6 done")
 
 
