@@ -180,7 +180,7 @@ def _lr_at(step: int, config: BaseConfig) -> float:
 
 def cold_start_sft(model, tokenizer, *, seed: int = 0, config: BaseConfig | None = None,
                    progress: bool = True) -> dict:
-    """Train `model` in place on noisy worked solutions; return SFT statistics.
+    """Train `model` in place on worked and direct solutions; return SFT statistics.
 
     Each step draws one (domain, level) by the config's weights, then `batch_size`
     examples of it (one domain per batch keeps padding small), each worked out or direct

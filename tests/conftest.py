@@ -1,9 +1,9 @@
-"""Shared fixtures: the tiny base model (built once per session, cached), a runner for the
-benchmarks' quick modes, and quiet torch.
+"""Shared fixtures: the tiny base model, a runner for the benchmarks' quick modes, and quiet
+torch.
 
-The tiny base is the real one that `srpo-mini make-base` builds (about 2.5 minutes on 2
-cores, longer on the suite's one thread); it is cached under $SRPO_MINI_CACHE (default
-~/.cache/srpo_mini), so later sessions reuse it.
+The tiny base is the real one that `srpo-mini make-base` builds; it ships with the package
+(`srpo_mini/weights/`), so the suite builds nothing. A build in $SRPO_MINI_CACHE (default
+~/.cache/srpo_mini) takes precedence over the shipped one.
 """
 
 import os
