@@ -100,11 +100,17 @@ def last_boxed(text: str) -> str | None:
     return boxes[-1] if boxes else None
 
 
+def _last_match(pattern: re.Pattern, text: str) -> re.Match | None:
+    """The last match of `pattern` in `text` (one linear scan), or None."""
+    last = None
+    for last in pattern.finditer(text):
+        pass
+    return last
+
+
 def final_answer_phrase(text: str) -> str | None:
     """The answer after the last "final answer is" / "the answer is", or None."""
-    last = None
-    for last in _FINAL_ANSWER_RE.finditer(text):
-        pass
+    last = _last_match(_FINAL_ANSWER_RE, text)
     if last is None:
         return None
     return _answer_in_line(text[last.end():last.end() + 2000].split("\n", 1)[0])
@@ -123,9 +129,7 @@ def _answer_in_line(line: str) -> str | None:
 
 def answer_line(text: str) -> str | None:
     """The answer on the last line opening with "Answer:", "A:" or "####", or None."""
-    last = None
-    for last in _ANSWER_LINE_RE.finditer(text):
-        pass
+    last = _last_match(_ANSWER_LINE_RE, text)
     if last is None:
         return None
     body = last.group(1) if last.group(1) is not None else last.group(2)
@@ -166,9 +170,7 @@ def _last_unescaped(text: str, char: str, end: int) -> int:
 
 def last_number(text: str) -> str | None:
     """The last number written in the text (`1,234`, `-0.5`, `3/4`), or None."""
-    last = None
-    for last in _NUMBER_RE.finditer(text):
-        pass
+    last = _last_match(_NUMBER_RE, text)
     return None if last is None else last.group(0)
 
 
