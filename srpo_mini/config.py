@@ -284,16 +284,16 @@ class StageConfig:
 
 def _default_stages() -> list[StageConfig]:
     """SRPO's schedule: stage 1 math only (grow long reasoning), stage 2 math and code."""
-    return [StageConfig(name="math", domains=["math"], switch="steps", steps=150),
+    return [StageConfig(name="math", domains=["math"], switch="steps", steps=120),
             StageConfig(name="math+code", domains=["math", "code"],
-                        mixture={"math": 0.5, "code": 0.5}, switch="steps", steps=100)]
+                        mixture={"math": 0.5, "code": 0.5}, switch="steps", steps=50)]
 
 
 @dataclass
 class EvalConfig:
     """Held-out evaluation per domain (srpo_mini.evaluate)."""
 
-    every_steps: int = option(50, "Evaluate every N steps; the base model before training and "
+    every_steps: int = option(60, "Evaluate every N steps; the base model before training and "
                               "the final model are always evaluated. 0 = only those two.", ge=0)
     n_samples: int = option(4, "Samples per problem, at sampling.temperature, for pass@1 and "
                             "the unbiased pass@k; more samples, less variance.", ge=1)
