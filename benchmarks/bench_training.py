@@ -208,7 +208,8 @@ def sweep_report(result: dict, command: str) -> str:
 
 def stages_experiment(args) -> dict:
     jobs = [(args.out_dir / "runs", f"{variant}-seed{seed}", seed, [*extra, *args.overrides])
-            for seed in args.seeds for variant, extra in STAGE_VARIANTS.items()]
+            for variant, extra in STAGE_VARIANTS.items() if variant in args.variants
+            for seed in args.seeds]
     results = {}
     for job, (records, _) in zip(jobs, run_all(jobs, args.workers, args.reuse)):
         variant, seed = job[1].rsplit("-seed", 1)[0], job[2]
@@ -367,6 +368,8 @@ def main(argv=None) -> int:
     parser.add_argument("--shares", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75],
                         help="sweep: easy shares of the math pool (data.easy_share)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", choices=tuple(STAGE_VARIANTS),
+                        default=list(STAGE_VARIANTS), help="stages: the schedules to train")
     parser.add_argument("--gain", type=float, default=0.10,
                         help="target = base held-out math pass@1 + gain")
     parser.add_argument("--out", default="benchmarks/results")
