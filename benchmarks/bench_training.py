@@ -39,6 +39,9 @@ from pathlib import Path
 import torch
 
 from srpo_mini.config import apply_overrides, get_preset
+from srpo_mini.data.schema import write_jsonl
+from srpo_mini.data.sources import TINY_WORLD_SEED
+from srpo_mini.data.synthetic import make_tiny_world
 from srpo_mini.metrics import read_metrics
 from srpo_mini.plots import moving_average
 from srpo_mini.resampling import read_ledger
@@ -80,6 +83,15 @@ def run_all(jobs: list[tuple], workers: int, reuse: bool = False):
         return [_timed_run(job) for job in jobs]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         return list(pool.map(_timed_run, jobs))
+
+
+def math_eval_override(out_dir: Path) -> str:
+    """An override that evaluates on the tiny world's held-out maths only: the stage-1
+    experiments compare maths accuracy, and skipping the code tasks halves each evaluation."""
+    path = out_dir / "eval_math.jsonl"
+    world = make_tiny_world(seed=TINY_WORLD_SEED)
+    write_jsonl([p for p in world.problems("eval") if p.domain == "math"], path)
+    return f"data.eval_files=[{path.resolve()}]"
 
 
 def group_shares(ledger_path: Path, domain: str = "math") -> dict[str, float]:
@@ -379,6 +391,8 @@ def main(argv=None) -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="read back runs already finished under OUT/runs instead of "
                              "training them again (to resume, or to redo the report)")
+    parser.add_argument("--eval-math-only", action="store_true",
+                        help="evaluate on the held-out maths only (for math-only schedules)")
     parser.add_argument("overrides", nargs="*", help="config overrides for every run")
     args = parser.parse_intermixed_args(argv)
     args.out_dir = Path(args.out)
@@ -389,6 +403,8 @@ def main(argv=None) -> int:
                           "data.eval_limit=4", "eval.n_samples=1", "eval.k_values=[1]",
                           "eval.every_steps=2", "sampling.prompts_per_step=4",
                           "sampling.group_size=4", *args.overrides]
+    if args.eval_math_only:
+        args.overrides = [math_eval_override(args.out_dir), *args.overrides]
     given = sys.argv[1:] if argv is None else argv
     command = "python benchmarks/bench_training.py " + " ".join(a for a in given
                                                                 if a != "--reuse")

@@ -18,7 +18,9 @@ def test_quick_mode(tmp_path, tiny_base_dir, experiment):
     import bench_training
 
     workers = ["--workers", "2"] if experiment == "resampling" else []  # both paths run
+    math_only = ["--eval-math-only"] if experiment == "sweep" else []
     assert bench_training.main([experiment, "--quick", "--out", str(tmp_path), *workers,
+                                *math_only,
                                 f"model.name_or_path={tiny_base_dir}"]) == 0
     result = json.loads((tmp_path / f"training_{experiment}_quick.json").read_text())
     report = (tmp_path / f"training_{experiment}_quick.md").read_text()
@@ -30,6 +32,10 @@ def test_quick_mode(tmp_path, tiny_base_dir, experiment):
             assert sorted(entry["runs"]) == ["none", "srpo"]
             assert all(0.0 <= r["zero_std_late"] <= 1.0 for r in entry["runs"]["none"])
         assert "| 0.0 |" in report and "| 0.25 |" in report
+        # --eval-math-only: every evaluation scored maths and nothing else
+        evals = [json.loads(line) for path in (tmp_path / "runs").glob("*/metrics.jsonl")
+                 for line in path.read_text().splitlines() if "eval/math/pass@1" in line]
+        assert evals and not any("eval/code/pass@1" in r for r in evals)
         return
     names = ("srpo", "none", "dapo") if experiment == "resampling" else \
         ("two_stages", "mixed_from_start", "math_only")
