@@ -78,10 +78,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
-from srpo_mini.data.schema import DataError, test_kind, validate_record
-from srpo_mini.prompts import extract_answer_tag
+from srpo_mini.tags import extract_answer_tag
 from srpo_mini.verifiers import sandbox
 from srpo_mini.verifiers.code_compare import compare_stdout, decode_value, values_equal
+from srpo_mini.verifiers.code_spec import DataError, test_kind, validate_tests
 
 OUTCOMES = ("pass", "wrong_answer", "runtime_error", "timeout", "memory_limit",
             "output_limit", "syntax_error", "skipped")
@@ -335,7 +335,7 @@ def verify_code(completion_or_program: str, tests: dict, *, extract: bool = True
         the program does.
     """
     start = time.perf_counter()
-    tests = validate_record({"id": "-", "domain": "code", "prompt": "-", "tests": tests}).tests
+    tests = validate_tests(tests)
     limits = limits or sandbox.Limits(timeout=timeout, memory_mb=memory_mb,
                                       total_timeout=total_timeout)
     level = isolation or sandbox.detect_isolation()
