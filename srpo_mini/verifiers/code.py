@@ -282,7 +282,7 @@ def verify_code(completion_or_program: str, tests: dict, *, extract: bool = True
 
     Args:
         completion_or_program: a policy completion (`extract=True`) or the program itself.
-        tests: the schema's `tests` dict (call, stdin or assert kind, or its JSON string).
+        tests: the test spec (`code_spec.py`: call, stdin or assert kind, or its JSON string).
         timeout, memory_mb: seconds per test, address space per process.
         total_timeout: seconds for the whole run (loading and every test); the test
             running when it is spent is a timeout, the tests after it are skipped.
