@@ -26,18 +26,10 @@ shift invariance.
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 
-
-def _accepts_logits_to_keep(model) -> bool:
-    return "logits_to_keep" in inspect.signature(model.forward).parameters
-
-
-def _position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
-    """Positions as generate() counts them: from each row's first real token."""
-    return (attention_mask.long().cumsum(dim=1) - 1).masked_fill(attention_mask == 0, 0)
+from .model import (cache_keyword, copy_cache_to_rows, last_logits_kwargs, position_ids,
+                    prefill)
 
 
 def _checkpointing(model) -> bool:
@@ -67,17 +59,14 @@ def completion_logits(model, input_ids: torch.Tensor, attention_mask: torch.Tens
     Returns:
         logits (m, T, V); position t predicts completion token t.
     """
-    from .sampler import cache_keyword, output_cache
-
     T = completion_length
     P = input_ids.shape[1] - T
-    position_ids = _position_ids(attention_mask)
-    keep = _accepts_logits_to_keep(model)
+    positions = position_ids(attention_mask)  # (m, P + T)
 
     def one_pass():
         logits = model(input_ids=input_ids, attention_mask=attention_mask,
-                       position_ids=position_ids, use_cache=False,
-                       **({"logits_to_keep": T + 1} if keep else {})).logits
+                       position_ids=positions, use_cache=False,
+                       **last_logits_kwargs(model, T + 1)).logits
         # The logit at position p predicts token p + 1: keep the T positions before each
         # completion token, dropping the prediction after the last one.
         return logits[:, -(T + 1):-1, :]
@@ -89,19 +78,16 @@ def completion_logits(model, input_ids: torch.Tensor, attention_mask: torch.Tens
     if len(prompts) == len(input_ids):
         return one_pass()
     prompt_ids, prompt_mask = prompts[:, :P], prompts[:, P:]  # (U, P) each
-    prefix = model(input_ids=prompt_ids, attention_mask=prompt_mask,
-                   position_ids=_position_ids(prompt_mask), use_cache=True,
-                   **({"logits_to_keep": 1} if keep else {}))
-    cache = output_cache(prefix)
-    if cache is None or not hasattr(cache, "batch_select_indices"):
+    prefix = prefill(model, prompt_ids, prompt_mask)
+    cache = copy_cache_to_rows(prefix, rows)  # (U, ...) -> (m, ...): each row's prompt
+    if cache is None:
         return one_pass()
     first = prefix.logits[rows, -1:, :]  # (m, 1, V): predicts the first completion token
     if T == 1:
         return first
-    cache.batch_select_indices(rows)  # (U, ...) -> (m, ...): each row's prompt
     # Completion tokens 1..T-1 on top of their prompts predict tokens 2..T.
     rest = model(input_ids=input_ids[:, P:-1], attention_mask=attention_mask[:, :-1],
-                 position_ids=position_ids[:, P:-1], use_cache=True,
+                 position_ids=positions[:, P:-1], use_cache=True,
                  **{cache_keyword(model): cache}).logits  # (m, T - 1, V)
     return torch.cat([first, rest], dim=1)
 

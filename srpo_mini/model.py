@@ -15,11 +15,12 @@ Both save with `save_pretrained` and load back with `AutoTokenizer` /
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import torch
 
-from .prompts import TAGS
+from .tags import TAGS
 
 EOS_TOKEN = "<|endoftext|>"
 PAD_TOKEN = "<|pad|>"
@@ -192,6 +193,67 @@ def load_model(name_or_path: str | Path, *, device: torch.device | str | None = 
         model.gradient_checkpointing_enable()
         model.config.use_cache = False
     return model, tokenizer
+
+
+# Forward-pass plumbing shared by the sampler and the log-prob scorer, so that both run
+# the model the way generate() does (same positions, same cache handling).
+
+
+def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Positions as generate() counts them: from each row's first real token, (n, L)."""
+    return (attention_mask.long().cumsum(dim=1) - 1).masked_fill(attention_mask == 0, 0)
+
+
+def last_logits_kwargs(model, count: int) -> dict:
+    """`{"logits_to_keep": count}` when the model's forward takes it (only the last
+    `count` positions' logits are computed), else {} (all positions)."""
+    return {"logits_to_keep": count} \
+        if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+
+
+def cache_keyword(model) -> str:
+    """The KV-cache argument's name in the model's forward (generate() takes it too):
+    `cache` (transformers >= 5) or `past_key_values` (earlier)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters \
+        else "past_key_values"
+
+
+def output_cache(output):
+    """The KV cache of a model or generate() output (None if the model returned none)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else getattr(output, "past_key_values", None)
+
+
+def prefill(model, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+    """One forward pass over left-padded prompts that keeps their KV cache and computes
+    only the last position's logits.
+
+    Args:
+        input_ids, attention_mask: (U, P).
+    Returns:
+        the model output: `.logits` (U, 1, V) where the model takes `logits_to_keep`
+        (else (U, P, V)), and its cache (`output_cache`).
+    """
+    return model(input_ids=input_ids, attention_mask=attention_mask,
+                 position_ids=position_ids(attention_mask), use_cache=True,
+                 **last_logits_kwargs(model, 1))
+
+
+def copy_cache_to_rows(output, rows: torch.Tensor):
+    """The KV cache of a `prefill` over U prompts, copied to the n rows that continue them.
+
+    Args:
+        output: the prefill's output.
+        rows: (n,) which prompt each row continues.
+    Returns:
+        the cache, now (n, ...), or None when the model returned no cache or its cache
+        cannot select rows (the caller then runs without a shared prefill).
+    """
+    cache = output_cache(output)
+    if cache is None or not hasattr(cache, "batch_select_indices"):
+        return None
+    cache.batch_select_indices(rows)  # (U, ...) -> (n, ...), in place
+    return cache
 
 
 def count_parameters(model) -> int:

@@ -1,7 +1,7 @@
-"""Prompt formats and the tags that carry reasoning, answers and programs.
+"""Prompt formats: every string the model sees around a problem.
 
-This module owns every string the model sees around a problem and every tag the
-verifiers and the format reward look for, so the template and its parsers cannot drift:
+The tags themselves and their parsers live in the leaf module `tags.py`, which the
+verifiers and the format reward import too, so the template and its parsers cannot drift:
 
     R1-Zero template (DeepSeek-R1 paper, Table 1), used by SRPO:
         "A conversation between User and Assistant. ... User: {prompt} Assistant:"
@@ -21,12 +21,11 @@ block) is appended to the problem; SRPO's paper does not print its exact code pr
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
-TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
+# Re-exported: callers that format or parse completions may import them from here too.
+from .tags import (ANSWER_CLOSE, ANSWER_OPEN, TAGS, THINK_CLOSE, THINK_OPEN,  # noqa: F401
+                   extract_answer_tag, format_completion, has_format)
 
 R1_ZERO_PREAMBLE = (
     "A conversation between User and Assistant. The user asks a question, and the "
@@ -83,27 +82,3 @@ def get_template(name: str) -> PromptTemplate:
 def render_prompt(problem, template: str = "r1_zero", tokenizer=None) -> str:
     """The model input for a `Problem` (or any object with `.prompt` and `.domain`)."""
     return get_template(template).render(problem.prompt, problem.domain, tokenizer)
-
-
-def format_completion(reasoning: str, answer: str) -> str:
-    """A completion in the template's shape: ` <think> r </think> <answer> a </answer>`."""
-    return f" {THINK_OPEN} {reasoning} {THINK_CLOSE} {ANSWER_OPEN} {answer} {ANSWER_CLOSE}"
-
-
-_ANSWER_RE = re.compile(re.escape(ANSWER_OPEN) + r"(.*?)" + re.escape(ANSWER_CLOSE), re.S)
-_FORMAT_RE = re.compile(
-    r"^\s*" + re.escape(THINK_OPEN) + r"(?:(?!" + re.escape(THINK_OPEN) + r").)*?"
-    + re.escape(THINK_CLOSE) + r"\s*" + re.escape(ANSWER_OPEN) + r"(.*?)"
-    + re.escape(ANSWER_CLOSE) + r"\s*$", re.S)
-
-
-def extract_answer_tag(text: str) -> str | None:
-    """Content of the last complete `<answer> ... </answer>` pair, stripped; None if absent."""
-    matches = _ANSWER_RE.findall(text)
-    return matches[-1].strip() if matches else None
-
-
-def has_format(text: str) -> bool:
-    """True when the completion is exactly `<think> ... </think> <answer> ... </answer>`
-    (whitespace around the tags allowed, nothing after the answer, one think block)."""
-    return _FORMAT_RE.match(text) is not None

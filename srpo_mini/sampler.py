@@ -34,10 +34,11 @@ Differences from the paper:
 from __future__ import annotations
 
 import copy
-import inspect
 from dataclasses import dataclass, fields
 
 import torch
+
+from .model import cache_keyword, copy_cache_to_rows, output_cache, prefill
 
 
 @dataclass
@@ -192,19 +193,6 @@ def _generation_config(tokenizer, stop_ids, *, max_new_tokens, temperature, top_
                             use_cache=True, return_dict_in_generate=True, **sampling)
 
 
-def cache_keyword(model) -> str:
-    """The KV-cache argument's name in the model's forward (generate() takes it too):
-    `cache` (transformers >= 5) or `past_key_values` (earlier)."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters \
-        else "past_key_values"
-
-
-def output_cache(output):
-    """The KV cache of a model or generate() output (None if the model returned none)."""
-    cache = getattr(output, "cache", None)
-    return cache if cache is not None else getattr(output, "past_key_values", None)
-
-
 def _shared_prefill(model, ids: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor):
     """KV cache of every prompt token but the last, computed once per distinct prompt.
 
@@ -217,17 +205,8 @@ def _shared_prefill(model, ids: torch.Tensor, mask: torch.Tensor, rows: torch.Te
     """
     if ids.shape[1] < 2:
         return None
-    # Positions as generate() counts them (from each row's first real token).
-    position_ids = (mask.long().cumsum(dim=1) - 1).masked_fill(mask == 0, 0)
-    kwargs = {"logits_to_keep": 1} \
-        if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
-    output = model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1],
-                   position_ids=position_ids[:, :-1], use_cache=True, **kwargs)
-    cache = output_cache(output)
-    if cache is None or not hasattr(cache, "batch_select_indices"):
-        return None
-    cache.batch_select_indices(rows)  # (U, ...) -> (n, ...): each prompt's cache per row
-    return cache
+    # The last prompt token is left out: generate() feeds it and samples after it.
+    return copy_cache_to_rows(prefill(model, ids[:, :-1], mask[:, :-1]), rows)
 
 
 def _generate_rows(model, config, ids: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor,

@@ -179,3 +179,33 @@ def test_unknown_hub_name_offline_says_what_was_tried():
     """A name that is no local dir and cannot come from the hub says both."""
     with pytest.raises(OSError, match="'nobody/no-such-model' is not a local directory"):
         load_model("nobody/no-such-model", device="cpu")
+
+
+def test_position_ids_count_from_each_rows_first_real_token():
+    from srpo_mini.model import position_ids
+
+    mask = torch.tensor([[0, 0, 1, 1],    # two pads on the left: positions start at column 2
+                         [1, 1, 1, 1]])   # no padding: 0..3
+    assert position_ids(mask).tolist() == [[0, 0, 0, 1], [0, 1, 2, 3]]
+
+
+def test_prefill_cache_copied_to_rows_continues_like_a_full_pass():
+    """A prompt's cache, copied to two rows, then one more token: the same logits as one
+    pass over prompt + token (what the sampler and the log-prob scorer rely on)."""
+    from srpo_mini.model import cache_keyword, copy_cache_to_rows, last_logits_kwargs, prefill
+
+    model, tokenizer = build_tiny_model(seed=0, **SMALL)
+    model.eval()
+    assert last_logits_kwargs(model, 3) == {"logits_to_keep": 3}
+    ids = torch.tensor([[5, 6, 7]])  # (U=1, P=3)
+    mask = torch.ones_like(ids)
+    nxt = torch.tensor([[8], [9]])  # one token per row, (n=2, 1)
+    with torch.no_grad():
+        prefix = prefill(model, ids, mask)
+        assert prefix.logits.shape == (1, 1, len(tokenizer))  # only the last position
+        cache = copy_cache_to_rows(prefix, torch.tensor([0, 0]))
+        rest = model(input_ids=nxt, attention_mask=torch.ones(2, 4, dtype=torch.long),
+                     position_ids=torch.tensor([[3], [3]]), use_cache=True,
+                     **{cache_keyword(model): cache}).logits  # (2, 1, V)
+        full = model(input_ids=torch.cat([ids.repeat(2, 1), nxt], dim=1)).logits[:, -1:]
+    assert torch.allclose(rest, full, atol=1e-5)

@@ -7,11 +7,8 @@ evaluation) handles a single shape of data:
     domain      "math" | "code"
     prompt      str, the problem statement (without the prompt template)
     answer      str, math only: the gold answer, LaTeX allowed
-    tests       dict, code only, one of three kinds:
-                  call-based   {"fn_name": str, "cases": [{"args": [...], "kwargs": {...}?,
-                                "expected": ...}], "tolerance": float?}
-                  stdin-based  {"cases": [{"input": str, "output": str}], "tolerance": float?}
-                  assert-based {"assert": str, "entry_point": str}   (HumanEval, MBPP)
+    tests       dict, code only: call-, stdin- or assert-based; the code verifier owns
+                this format (`verifiers/code_spec.py` lists the three layouts)
     difficulty  int, optional
     source      str, optional
 
@@ -28,26 +25,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+# The code verifier owns the test spec (and the error type); `test_kind` is re-exported.
+from srpo_mini.verifiers.code_spec import (DataError, check_type, test_kind,  # noqa: F401
+                                           validate_tests)
+
 DOMAINS = ("math", "code")
 OPTIONAL_FIELDS = ("difficulty", "source")
-
-
-class DataError(ValueError):
-    """A dataset row that does not fit the schema; the message names file, row and field."""
-
-    def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
-                 field: str | None = None):
-        self.file, self.row, self.field = file, row, field
-        self.reason = message  # the message without the "file, row, field" prefix
-        where = []
-        if file is not None:
-            where.append(f"{file}")
-        if row is not None:
-            where.append(f"row {row}")
-        if field is not None:
-            where.append(f"field '{field}'")
-        prefix = ", ".join(where)
-        super().__init__(f"{prefix}: {message}" if prefix else message)
 
 
 @dataclass(frozen=True)
@@ -70,127 +53,47 @@ class Problem:
         return {k: v for k, v in record.items() if v is not None}
 
 
-def test_kind(tests: dict) -> str:
-    """Which of the three test layouts a validated `tests` dict uses: call | stdin | assert."""
-    if "assert" in tests:
-        return "assert"
-    if "fn_name" in tests:
-        return "call"
-    return "stdin"
-
-
-test_kind.__test__ = False  # its name starts with "test": keep pytest from collecting it
-
-
-def _fail(message: str, field: str | None = None) -> DataError:
-    return DataError(message, field=field)
-
-
-def _check_type(value: Any, types: type | tuple, field: str, what: str) -> None:
-    # bool is a subclass of int; a difficulty of True is a mistake, not a level.
-    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-        raise _fail(f"expected {what}, got bool {value!r}", field)
-    if not isinstance(value, types):
-        raise _fail(f"expected {what}, got {type(value).__name__} {_short(value)}", field)
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _validate_tests(tests: Any) -> dict:
-    _check_type(tests, dict, "tests", "an object")
-    tolerance = tests.get("tolerance")
-    if tolerance is not None:
-        _check_type(tolerance, (int, float), "tests.tolerance", "a number")
-        if tolerance < 0:
-            raise _fail("must be >= 0", "tests.tolerance")
-    if "assert" in tests:
-        _check_type(tests["assert"], str, "tests.assert", "a string of test code")
-        if not tests["assert"].strip():
-            raise _fail("is empty", "tests.assert")
-        entry = tests.get("entry_point")
-        if entry is not None:
-            _check_type(entry, str, "tests.entry_point", "a string")
-        return tests
-    if "cases" not in tests:
-        raise _fail("needs 'cases' (call or stdin tests) or 'assert' (assert tests)", "tests")
-    cases = tests["cases"]
-    _check_type(cases, list, "tests.cases", "a list")
-    if not cases:
-        raise _fail("is empty: a code problem needs at least one test case", "tests.cases")
-    call_based = "fn_name" in tests
-    if call_based:
-        _check_type(tests["fn_name"], str, "tests.fn_name", "a string")
-        if not tests["fn_name"].isidentifier():
-            raise _fail(f"{tests['fn_name']!r} is not a Python identifier", "tests.fn_name")
-    for i, case in enumerate(cases):
-        where = f"tests.cases[{i}]"
-        _check_type(case, dict, where, "an object")
-        if call_based:
-            if "args" not in case:
-                raise _fail("missing (call-based case)", f"{where}.args")
-            _check_type(case["args"], list, f"{where}.args", "a list")
-            if "kwargs" in case:
-                _check_type(case["kwargs"], dict, f"{where}.kwargs", "an object")
-            if "expected" not in case:
-                raise _fail("missing (call-based case)", f"{where}.expected")
-        else:
-            for key in ("input", "output"):
-                if key not in case:
-                    raise _fail("missing (stdin-based case)", f"{where}.{key}")
-                _check_type(case[key], str, f"{where}.{key}", "a string")
-    return tests
-
-
 def validate_record(record: Any) -> Problem:
     """Check one raw record against the schema and return it as a `Problem`.
 
     Raises `DataError` naming the field at fault (the caller adds file and row).
     """
-    _check_type(record, dict, None, "a JSON object")
+    check_type(record, dict, None, "a JSON object")
     for key in ("id", "domain", "prompt"):
         if key not in record or record[key] is None:
-            raise _fail("missing", key)
+            raise DataError("missing", field=key)
     problem_id = record["id"]
     # Integer ids are common in hub datasets; they are stable, so accept and stringify.
-    _check_type(problem_id, (str, int), "id", "a string")
+    check_type(problem_id, (str, int), "id", "a string")
     problem_id = str(problem_id)
     if not problem_id.strip():
-        raise _fail("is empty", "id")
-    _check_type(record["domain"], str, "domain", "a string")
+        raise DataError("is empty", field="id")
+    check_type(record["domain"], str, "domain", "a string")
     if record["domain"] not in DOMAINS:
-        raise _fail(f"unknown domain {record['domain']!r}; expected one of {DOMAINS}", "domain")
-    _check_type(record["prompt"], str, "prompt", "a string")
+        raise DataError(f"unknown domain {record['domain']!r}; expected one of {DOMAINS}",
+                        field="domain")
+    check_type(record["prompt"], str, "prompt", "a string")
     if not record["prompt"].strip():
-        raise _fail("is empty", "prompt")
+        raise DataError("is empty", field="prompt")
 
     answer, tests = record.get("answer"), record.get("tests")
     if record["domain"] == "math":
         if answer is None:
-            raise _fail("missing (a math problem needs a gold answer)", "answer")
+            raise DataError("missing (a math problem needs a gold answer)", field="answer")
         if isinstance(answer, (int, float)) and not isinstance(answer, bool):
             answer = str(answer)
-        _check_type(answer, str, "answer", "a string")
+        check_type(answer, str, "answer", "a string")
         if not answer.strip():
-            raise _fail("is empty", "answer")
+            raise DataError("is empty", field="answer")
     else:
-        if tests is None:
-            raise _fail("missing (a code problem needs tests)", "tests")
-        if isinstance(tests, str):  # some exports store the tests object as a JSON string
-            try:
-                tests = json.loads(tests)
-            except json.JSONDecodeError as err:
-                raise _fail(f"is a string that is not valid JSON ({err.msg})", "tests") from None
-        tests = _validate_tests(tests)
+        tests = validate_tests(tests)  # a JSON string is parsed
 
     difficulty = record.get("difficulty")
     if difficulty is not None:
-        _check_type(difficulty, int, "difficulty", "an integer")
+        check_type(difficulty, int, "difficulty", "an integer")
     source = record.get("source")
     if source is not None:
-        _check_type(source, str, "source", "a string")
+        check_type(source, str, "source", "a string")
     known = {"id", "domain", "prompt", "answer", "tests", *OPTIONAL_FIELDS}
     extra = {k: v for k, v in record.items() if k not in known}
     return Problem(id=problem_id, domain=record["domain"], prompt=record["prompt"],

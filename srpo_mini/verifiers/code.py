@@ -1,69 +1,30 @@
 """The code verifier: run a program against its tests in a sandbox, one outcome per test.
 
 RL on code rewards whatever the runner reports, so the policy will probe every hole of
-the runner. This one extracts the program from a completion, runs it in a fresh
-sandboxed process tree (`sandbox.py` launches it, `_child.py` is the harness inside),
-and reports per test one of
+the runner. `verify_code` extracts the program from a completion, runs it against the
+problem's tests (call-, stdin- or assert-based, `code_spec.py`) in a fresh sandboxed
+process tree (`sandbox.py` launches it, `_child.py` is the harness inside) and reports
+per test one of
 
     pass | wrong_answer | runtime_error | timeout | memory_limit | output_limit |
-    syntax_error | skipped        ("skipped": not run after a timeout, see below)
+    syntax_error | skipped        (skipped: not run after a timeout)
 
-plus the pass fraction and the first failing test. The accuracy reward built on it is
+plus the pass fraction and the first failing test. The reward built on it (rewards.py):
 
-    accuracy = 1 if every test passed else 0
+    accuracy = 1 if every test passed else 0     (or the pass fraction, code_pass_fraction)
 
-(SRPO's rule-based reward for code; `rewards.py` adds the optional format term).
+Guarantees: answers are judged on the trusted side only (the runner compares values and
+output with `code_compare.py`; asserts run in a checker that never runs program code);
+no exit code and nothing the program writes counts as a pass; isolation fails closed
+(the `namespaces` level, or `sandbox.SandboxUnavailable` naming the cause and the
+opt-in). docs/sandbox.md is the policy: how each test kind passes, the limits, the
+levels and what each one does not guarantee.
 
-Test specs (the schema's `tests`):
-    call-based    {"fn_name", "cases": [{"args", "kwargs"?, "expected"}], "tolerance"?}
-                  a function, or a method of a LeetCode-style `class Solution` (whose
-                  program finds typing's List, Optional, ... predefined, as on LeetCode);
-                  the return value is compared, not mutated arguments
-    stdin-based   {"cases": [{"input", "output"}], "tolerance"?}
-    assert-based  {"assert": test code, "entry_point"}   HumanEval `check(candidate)`,
-                  MBPP `assert f(...) == ...`; each top-level assert is one test, and a
-                  `check` that the code defines but never calls is called on entry_point.
-
-How a pass is decided (what a program cannot fake):
-    - call-based: the program process serializes the return value (marshal, bound before
-      the program ran); the harness checks the frame's bytes (plain types only, no shared
-      references, size budgets) before decoding it, and the runner compares the value
-      with `code_compare.values_equal`. The expected values never enter the sandbox.
-    - stdin-based: the runner compares the captured stdout (`code_compare.compare_stdout`);
-      a non-zero exit is a runtime_error even when the output is right.
-    - assert-based: the asserts run in a separate checker process that never executes
-      program code; the program's functions are proxies returning plain data. A test
-      passes only when the checker reports it after its last assert. The checker binds
-      only the names its test code reads, with its own builtins; helpers the prompt
-      defines (HumanEval's `poly`) come from the prompt (`prompt=`), never the program;
-      any failure of program code (an exit, a death, StopIteration or another
-      control-flow exception) fails the test, even inside the test's own `try`.
-    - No exit code and nothing the program writes to any file descriptor counts as a pass.
-
-Limits (`sandbox.Limits`): wall clock per test (default 2 s; loading the program has its
-own) and for the whole program (`total_timeout`, default 10 s: the test running when it
-is spent is a timeout, the rest are skipped), CPU time, address space (512 MiB per
-process), file size, open files, processes, output (1 MiB per test); memfd and System V
-shared memory are refused. The harness and the checker have memory and CPU limits too.
-After every run the whole process tree is killed and reaped.
-
-All tests of a call- or assert-based problem run in one program process (a timeout or a
-crash starts a fresh one for the remaining tests); a stdin-based program runs once per
-test. After a timeout the remaining tests are "skipped" unless `stop_after_timeout=False`
-(a looping program would otherwise cost timeout x tests seconds inside a training step);
-the total budget bounds a program whose every test stays just under its limit.
-
-Isolation fails closed: programs run at the `namespaces` level (no network, a private
-read-only filesystem, an unused uid, no capabilities) or not at all; a weaker level
-(userns, uid, rlimits) only when `SRPO_SANDBOX_ISOLATION` names it, and then it is shown
-in every summary. Otherwise `sandbox.SandboxUnavailable` names the cause and the opt-in.
-docs/sandbox.md lists what each level guarantees and what it does not.
-
-Differences from the paper: SRPO (arXiv 2504.14286) does not describe its code
+Reference: SRPO (arXiv 2504.14286) rewards code by rule and does not describe its
 execution environment; the limits, isolation and comparison rules here are this
 project's. Differences from common runners (verl, open-r1, APPS/TACO): no `exec` of the
-program in the runner's process, no lenient output comparison, and the assert path needs
-a completion message from a process the program cannot touch, not a clean exit.
+program in the runner's process, no lenient output comparison, and an assert test passes
+only on a message from a checker process the program cannot touch, not on a clean exit.
 """
 
 from __future__ import annotations
@@ -78,10 +39,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
-from srpo_mini.data.schema import DataError, test_kind, validate_record
-from srpo_mini.prompts import extract_answer_tag
+from srpo_mini.tags import extract_answer_tag
 from srpo_mini.verifiers import sandbox
 from srpo_mini.verifiers.code_compare import compare_stdout, decode_value, values_equal
+from srpo_mini.verifiers.code_spec import DataError, test_kind, validate_tests
 
 OUTCOMES = ("pass", "wrong_answer", "runtime_error", "timeout", "memory_limit",
             "output_limit", "syntax_error", "skipped")
@@ -263,6 +224,8 @@ def _bound_names(tree: ast.AST) -> set[str]:
 def _plan(program: str, tests: dict, prompt: str | None) -> tuple[dict, dict | None, int]:
     """The sandbox job (what the program may see), the secret part, and the test count."""
     kind = test_kind(tests)
+    # The job holds what the program may see: inputs, never the expected outputs (the
+    # runner compares them in `_judge`) and never the assert code (the checker gets it).
     if kind == "call":
         calls = [(case["args"], case.get("kwargs") or {}) for case in tests["cases"]]
         return ({"kind": "call", "program": program, "fn_name": tests["fn_name"],
@@ -319,7 +282,7 @@ def verify_code(completion_or_program: str, tests: dict, *, extract: bool = True
 
     Args:
         completion_or_program: a policy completion (`extract=True`) or the program itself.
-        tests: the schema's `tests` dict (call, stdin or assert kind, or its JSON string).
+        tests: the test spec (`code_spec.py`: call, stdin or assert kind, or its JSON string).
         timeout, memory_mb: seconds per test, address space per process.
         total_timeout: seconds for the whole run (loading and every test); the test
             running when it is spent is a timeout, the tests after it are skipped.
@@ -335,7 +298,7 @@ def verify_code(completion_or_program: str, tests: dict, *, extract: bool = True
         the program does.
     """
     start = time.perf_counter()
-    tests = validate_record({"id": "-", "domain": "code", "prompt": "-", "tests": tests}).tests
+    tests = validate_tests(tests)
     limits = limits or sandbox.Limits(timeout=timeout, memory_mb=memory_mb,
                                       total_timeout=total_timeout)
     level = isolation or sandbox.detect_isolation()

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 
-from ..prompts import ANSWER_CLOSE, extract_answer_tag
+from ..tags import ANSWER_CLOSE, extract_answer_tag
 from .math_policy import MAX_EXTRACT_CHARS
 
 EXTRACTION_MODES = ("strict", "lenient")

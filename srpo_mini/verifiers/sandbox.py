@@ -1,15 +1,16 @@
 """Launching the code sandbox: isolation levels, limits, the harness process, its teardown.
 
 One program's run is one harness process (`_child.py`), started with a scrubbed
-environment through `unshare`. This module checks that the required isolation level
-works on the machine, sends the job, reads the harness's JSON lines under a backstop
-deadline, and kills and reaps whatever is left. What each level guarantees is documented
-in docs/sandbox.md.
+environment (through `unshare` at the namespace levels). This module checks that the
+required isolation level works on the machine, sends the job, reads the harness's JSON
+lines under a backstop deadline, and kills and reaps whatever is left. What each level
+guarantees is documented in docs/sandbox.md.
 
 Levels, strongest first:
 
-    namespaces  root: new pid, network, mount, IPC and UTS namespaces; a read-only
-                minimal root filesystem (chroot); the program under its own unprivileged uid.
+    namespaces  root: new pid, network, mount, IPC and UTS namespaces; a minimal root
+                filesystem (read-only system binds, chroot); the program under its own
+                unprivileged uid.
     userns      not root, user namespaces allowed: the same namespaces inside a user
                 namespace; the program keeps no capability.
     uid         root without namespaces: the program under its own unprivileged uid.
