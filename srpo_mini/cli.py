@@ -255,7 +255,7 @@ def _add_verify_code(p):
 
 
 def _code_row(row: dict, line: int) -> None:
-    from .data.schema import validate_record
+    from .verifiers.code_spec import validate_tests
 
     if "id" not in row:
         raise ValueError("field 'id' is missing")
@@ -265,8 +265,7 @@ def _code_row(row: dict, line: int) -> None:
         raise ValueError("the program or completion must be a string")
     if row.get("prompt") is not None and not isinstance(row["prompt"], str):
         raise ValueError("field 'prompt' must be a string")
-    row["tests"] = validate_record({"id": row["id"], "domain": "code", "prompt": "-",
-                                    "tests": row.get("tests")}).tests
+    row["tests"] = validate_tests(row.get("tests"))
 
 
 def run_verify_code(args) -> int:
