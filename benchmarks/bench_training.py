@@ -41,7 +41,7 @@ import torch
 from srpo_mini.config import apply_overrides, get_preset
 from srpo_mini.metrics import read_metrics
 from srpo_mini.plots import moving_average
-from srpo_mini.resampling import read_ledger
+from srpo_mini.ledger import read_ledger
 from srpo_mini.trainer import train
 
 STRATEGIES = ("srpo", "none", "dapo")
