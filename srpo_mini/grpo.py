@@ -20,11 +20,7 @@ and, with m the completion mask and L the maximum completion length, the loss is
 Each aggregation is a sum over rows divided by a normalizer that depends on the WHOLE
 rollout batch (its token count, its row count, or N * L). `aggregate_loss` takes that
 normalizer as an argument, so summing the losses of any split into micro-batches gives
-the full-batch loss and gradient exactly. (In TRL 1.16, "bnpo" divides each micro-batch by
-its own token count, which makes the result depend on the split; "dr_grpo" divides each
-micro-batch by its own row count times L and then by the accumulation steps, which equals
-N * L only when every micro-batch has the same number of rows; "dapo" divides by the
-token count of the whole generation batch, as `token` here does.)
+the full-batch loss and gradient exactly.
 
 References: DeepSeekMath (arXiv 2402.03300) eq. 3-4 (GRPO, sequence mean, k3 KL);
 DAPO (arXiv 2503.14476) eq. 8-10 (clip-higher, token-level mean); Dr. GRPO
@@ -132,6 +128,11 @@ def loss_normalizer(aggregation: str, completion_mask: torch.Tensor,
     Returns:
         token count (at least 1), N, or N * L.
     """
+    # Whole batch, not micro-batch: in TRL 1.16 "bnpo" divides each micro-batch by its own
+    # token count, so the result depends on the split; "dr_grpo" divides by the
+    # micro-batch's rows times L, then by the accumulation steps, which equals N * L only
+    # when every micro-batch has as many rows; "dapo" divides by the whole generation
+    # batch's token count, as `token` does here.
     _check_aggregation(aggregation)
     N, T = completion_mask.shape
     if aggregation == "token":  # every token of the batch weighs the same (SRPO, DAPO)

@@ -3,7 +3,8 @@
 Checks that history resampling drops all-correct prompts and keeps mixed and all-wrong ones,
 only at epoch boundaries; the re-admission options; epoch definition with drop_last and
 with a domain mixture; stage switches; exact resume from a mid-epoch state; DAPO's
-in-batch filter, refill sizing and cap; the ledger file.
+in-batch filter, refill sizing and cap; one step's collection (`collect_groups`: rounds
+merged, surplus trimmed, ledger rows); the renamed strategy's old checkpoints; the ledger file.
 
 Run: python -m pytest tests/test_resampling.py -q
 """
@@ -20,6 +21,7 @@ from srpo_mini.resampling import (DynamicSampling, HistoryResampling, PromptPool
                                   collect_groups, make_resampler, resampler_from_config,
                                   select_group_rows)
 from srpo_mini.rewards import RewardBatch
+from srpo_mini.sampler import RolloutBatch
 
 G = 4
 OUTCOMES = {"all_correct": [1, 1, 1, 1], "mixed": [1, 0, 1, 0], "all_wrong": [0, 0, 0, 0]}
@@ -319,6 +321,70 @@ def test_dapo_refill_size(kept, generated, wanted, expected):
     assert DynamicSampling(min_keep_rate=0.25).refill_size(kept, generated, wanted) == expected
 
 
+def scored(problems, outcomes):
+    """A RewardBatch with reward = correct = OUTCOMES[outcome] for each problem's G rows;
+    `reasons` carries each row's prompt id, so a test can see which groups were kept."""
+    rewards = torch.tensor([float(c) for outcome in outcomes for c in OUTCOMES[outcome]])
+    n = len(rewards)
+    return RewardBatch(rewards=rewards, accuracy=rewards, correct=rewards.bool(),
+                       format=torch.zeros(n), overlong=torch.zeros(n),
+                       loss_mask=torch.ones(n, dtype=torch.bool), terms={},
+                       domains=[p.domain for p in problems for _ in range(G)],
+                       reasons=[p.id for p in problems for _ in range(G)])
+
+
+def rollout_of(problems, width):
+    """A hand-built RolloutBatch: row i*G + j holds problem i's index number in its
+    `width` completion tokens, so a merged batch shows which rows it kept, and where."""
+    ids = torch.tensor([int(p.id[1:]) for p in problems for _ in range(G)])   # (n*G,)
+    n = len(ids)
+    return RolloutBatch(prompt_ids=torch.ones(n, 2, dtype=torch.long),
+                        prompt_mask=torch.ones(n, 2, dtype=torch.long),
+                        completion_ids=ids[:, None].repeat(1, width),
+                        completion_mask=torch.ones(n, width, dtype=torch.long),
+                        truncated=torch.zeros(n, dtype=torch.bool),
+                        group_index=torch.arange(len(problems)).repeat_interleave(G),
+                        texts=[p.id for p in problems for _ in range(G)], group_size=G)
+
+
+def test_collect_groups_srpo_trains_on_every_group_of_the_step():
+    """srpo: one round, the step's B groups in order, one ledger row per group with step."""
+    pool = PromptPool(math_problems(8), HistoryResampling(), batch_size=4, seed=0)
+    pool.set_stage("math", ["math"])
+    problems = pool.next_prompts()
+    outcomes = ["all_correct", "mixed", "all_wrong", "mixed"]
+    batch = collect_groups(problems, pool, lambda ps, r: (rollout_of(ps, 3), scored(ps, outcomes)),
+                           group_size=G, step=1)
+    assert (batch.refill_rounds, batch.dropped_groups) == (0, 0)
+    assert batch.rollout.texts == [p.id for p in problems for _ in range(G)]
+    assert torch.equal(batch.rewards.rewards, batch.generated_rewards.rewards)
+    assert [(r["prompt_id"], r["correct"], r["step"]) for r in batch.ledger_rows] == [
+        (problems[0].id, 4, 1), (problems[1].id, 2, 1), (problems[2].id, 0, 1),
+        (problems[3].id, 2, 1)]
+
+
+def test_collect_groups_dapo_merges_the_kept_rows_of_every_round():
+    """dapo, B = 2: round 0 keeps 1 of 2 groups, the refill (2 prompts, wider completions)
+    keeps both; the merge holds round 0's kept group and the refill's first, padded."""
+    pool = PromptPool(math_problems(8), DynamicSampling(), batch_size=2, seed=0)
+    pool.set_stage("math", ["math"])
+    rounds = [["all_correct", "mixed"], ["mixed", "mixed"]]
+
+    def sample(problems, round_):
+        return rollout_of(problems, 2 + round_), scored(problems, rounds[round_])
+
+    first = pool.next_prompts()
+    batch = collect_groups(first, pool, sample, group_size=G, step=3)
+    refill = pool.order[2:4]                       # the refill asked ceil(1 / 0.5) = 2 prompts
+    assert (batch.refill_rounds, batch.dropped_groups) == (1, 2)
+    assert batch.rewards.reasons == [first[1].id] * G + [refill[0]] * G
+    # round 0's rows padded from 2 to 3 completion tokens; completion mask 0 on the pad
+    assert batch.rollout.completion_ids.shape == (2 * G, 3)
+    assert batch.rollout.completion_mask.sum(dim=1).tolist() == [2] * G + [3] * G
+    assert batch.rollout.group_index.tolist() == [1] * G + [2] * G
+    assert len(batch.generated_rewards.rewards) == 4 * G and len(batch.ledger_rows) == 4
+
+
 @pytest.mark.parametrize("solvable_positions, max_extra_rounds, rounds, groups", [
     # batch = order[0:4] keeps 2 (rate 0.5) -> refill 2 / 0.5 = 4 prompts, all mixed:
     # 6 kept after 1 round, trimmed to B = 4
@@ -339,15 +405,8 @@ def test_dapo_refill_loop_and_cap(solvable_positions, max_extra_rounds, rounds, 
 
     def sample(problems, round_):   # mixed outcomes for solvable prompts, all wrong otherwise
         generated.extend(problems)
-        rewards = torch.tensor([float(c) for p in problems
-                                for c in OUTCOMES["mixed" if p.id in solvable else "all_wrong"]])
-        n = len(rewards)
-        # `reasons` carries each row's prompt id, so the test can see which groups were kept
-        return None, RewardBatch(rewards=rewards, accuracy=rewards, correct=rewards.bool(),
-                                 format=torch.zeros(n), overlong=torch.zeros(n),
-                                 loss_mask=torch.ones(n, dtype=torch.bool), terms={},
-                                 domains=["math"] * n, reasons=[p.id for p in problems
-                                                                for _ in range(G)])
+        return None, scored(problems, ["mixed" if p.id in solvable else "all_wrong"
+                                       for p in problems])
 
     batch = collect_groups(pool.next_prompts(B), pool, sample, group_size=G, step=7)
     assert batch.refill_rounds == rounds and len(batch.rewards.rewards) == groups * G
