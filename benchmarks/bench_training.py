@@ -44,7 +44,7 @@ from srpo_mini.data.sources import TINY_WORLD_SEED
 from srpo_mini.data.synthetic import make_tiny_world
 from srpo_mini.metrics import read_metrics
 from srpo_mini.plots import moving_average
-from srpo_mini.resampling import read_ledger
+from srpo_mini.ledger import read_ledger
 from srpo_mini.trainer import train
 
 STRATEGIES = ("srpo", "none", "dapo")

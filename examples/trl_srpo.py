@@ -41,7 +41,7 @@ from srpo_mini.data.synthetic import make_tiny_world
 from srpo_mini.integrations.trl import (SRPO_GRPO_SETTINGS, SRPOCallback, SRPOGRPOTrainer,
                                         code_accuracy_reward, make_trl_dataset,
                                         math_accuracy_reward)
-from srpo_mini.resampling import read_ledger
+from srpo_mini.ledger import read_ledger
 from srpo_mini.schedule import default_stages
 
 
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
     dataset = make_trl_dataset(world.problems("train"), args.template, tokenizer)
 
     # 2. SRPO: history resampling and the two stages; the accuracy rewards are tracked
-    srpo = SRPOCallback(default_stages(args.stage1_steps), resampler="history", seed=args.seed)
+    srpo = SRPOCallback(default_stages(args.stage1_steps), resampler="srpo", seed=args.seed)
     reward_funcs = [srpo.track(math_accuracy_reward), srpo.track(code_accuracy_reward)]
 
     # 3. TRL: SRPO's loss settings (SRPO_GRPO_SETTINGS) and the run's sizes

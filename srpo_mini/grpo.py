@@ -20,11 +20,7 @@ and, with m the completion mask and L the maximum completion length, the loss is
 Each aggregation is a sum over rows divided by a normalizer that depends on the WHOLE
 rollout batch (its token count, its row count, or N * L). `aggregate_loss` takes that
 normalizer as an argument, so summing the losses of any split into micro-batches gives
-the full-batch loss and gradient exactly. (In TRL 1.16, "bnpo" divides each micro-batch by
-its own token count, which makes the result depend on the split; "dr_grpo" divides each
-micro-batch by its own row count times L and then by the accumulation steps, which equals
-N * L only when every micro-batch has the same number of rows; "dapo" divides by the
-token count of the whole generation batch, as `token` here does.)
+the full-batch loss and gradient exactly.
 
 References: DeepSeekMath (arXiv 2402.03300) eq. 3-4 (GRPO, sequence mean, k3 KL);
 DAPO (arXiv 2503.14476) eq. 8-10 (clip-higher, token-level mean); Dr. GRPO
@@ -40,29 +36,12 @@ Differences from the paper:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import torch
 
 
 # --- 1. advantages ------------------------------------------------------------------
 
-def _std_plus_eps(rewards: torch.Tensor, eps: float) -> torch.Tensor:
-    """Unbiased std of each group + eps; rewards (B, G) with G >= 2 -> (B, 1)."""
-    return rewards.std(dim=1, keepdim=True, unbiased=True) + eps
-
-
-def _unit(rewards: torch.Tensor, eps: float) -> torch.Tensor:
-    """No scaling (Dr. GRPO: dividing by the std over-weights near-uniform groups)."""
-    return torch.ones_like(rewards[:, :1])  # (B, 1)
-
-
-# A = (r - mean_group(r)) / scale(r)
-ADVANTAGE_SCALES: dict[str, Callable[[torch.Tensor, float], torch.Tensor]] = {
-    "std": _std_plus_eps,
-    "none": _unit,
-}
+ADVANTAGE_SCALES = ("std", "none")
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int, *, scale: str = "std",
@@ -88,7 +67,10 @@ def group_advantages(rewards: torch.Tensor, group_size: int, *, scale: str = "st
         return torch.zeros_like(rewards)
     grouped = rewards.view(-1, group_size)  # (B, G)
     centered = grouped - grouped.mean(dim=1, keepdim=True)  # (B, G)
-    return (centered / ADVANTAGE_SCALES[scale](grouped, eps)).view(-1)  # (B*G,)
+    if scale == "none":  # Dr. GRPO: dividing by the std over-weights near-uniform groups
+        return centered.view(-1)  # (B*G,)
+    std = grouped.std(dim=1, keepdim=True, unbiased=True)  # (B, 1)
+    return (centered / (std + eps)).view(-1)  # (B*G,)
 
 
 # --- 2. per-token loss --------------------------------------------------------------
@@ -127,49 +109,12 @@ def k3_kl(per_token_logps: torch.Tensor, ref_per_token_logps: torch.Tensor) -> t
 
 # --- 3. aggregation -----------------------------------------------------------------
 
-def _masked_sum(per_token_loss: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
-    return (per_token_loss * completion_mask).sum()
+AGGREGATIONS = ("token", "sequence", "constant")
 
 
-def _sum_of_sequence_means(per_token_loss: torch.Tensor, completion_mask: torch.Tensor
-                           ) -> torch.Tensor:
-    lengths = completion_mask.sum(dim=1).clamp(min=1)  # (N,); an empty row adds 0
-    return ((per_token_loss * completion_mask).sum(dim=1) / lengths).sum()
-
-
-def _token_count(completion_mask: torch.Tensor, max_completion_length: int) -> float:
-    return max(float(completion_mask.sum()), 1.0)
-
-
-def _sequence_count(completion_mask: torch.Tensor, max_completion_length: int) -> float:
-    return float(completion_mask.shape[0])
-
-
-def _sequences_times_max_length(completion_mask: torch.Tensor,
-                                max_completion_length: int) -> float:
-    return float(completion_mask.shape[0] * max_completion_length)
-
-
-@dataclass(frozen=True)
-class Aggregation:
-    """loss = reduce(per_token_loss, completion_mask) / normalizer(whole batch)."""
-
-    name: str
-    reduce: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    normalizer: Callable[[torch.Tensor, int], float]
-
-
-AGGREGATIONS = {
-    "token": Aggregation("token", _masked_sum, _token_count),
-    "sequence": Aggregation("sequence", _sum_of_sequence_means, _sequence_count),
-    "constant": Aggregation("constant", _masked_sum, _sequences_times_max_length),
-}
-
-
-def _aggregation(name: str) -> Aggregation:
+def _check_aggregation(name: str) -> None:
     if name not in AGGREGATIONS:
         raise ValueError(f"unknown loss aggregation {name!r}; choose from {sorted(AGGREGATIONS)}")
-    return AGGREGATIONS[name]
 
 
 def loss_normalizer(aggregation: str, completion_mask: torch.Tensor,
@@ -183,8 +128,18 @@ def loss_normalizer(aggregation: str, completion_mask: torch.Tensor,
     Returns:
         token count (at least 1), N, or N * L.
     """
-    length = max_completion_length or completion_mask.shape[1]
-    return _aggregation(aggregation).normalizer(completion_mask, length)
+    # Whole batch, not micro-batch: in TRL 1.16 "bnpo" divides each micro-batch by its own
+    # token count, so the result depends on the split; "dr_grpo" divides by the
+    # micro-batch's rows times L, then by the accumulation steps, which equals N * L only
+    # when every micro-batch has as many rows; "dapo" divides by the whole generation
+    # batch's token count, as `token` does here.
+    _check_aggregation(aggregation)
+    N, T = completion_mask.shape
+    if aggregation == "token":  # every token of the batch weighs the same (SRPO, DAPO)
+        return max(float(completion_mask.sum()), 1.0)
+    if aggregation == "sequence":  # every completion weighs the same (GRPO)
+        return float(N)
+    return float(N * (max_completion_length or T))  # constant: N * L (Dr. GRPO)
 
 
 def aggregate_loss(per_token_loss: torch.Tensor, completion_mask: torch.Tensor,
@@ -204,11 +159,14 @@ def aggregate_loss(per_token_loss: torch.Tensor, completion_mask: torch.Tensor,
     Returns:
         scalar loss.
     """
-    strategy = _aggregation(aggregation)
+    _check_aggregation(aggregation)
     if normalizer is None:
         normalizer = loss_normalizer(aggregation, completion_mask, max_completion_length)
     mask = completion_mask.to(per_token_loss.dtype)
-    return strategy.reduce(per_token_loss, mask) / normalizer
+    masked = per_token_loss * mask  # (n, T)
+    if aggregation == "sequence":  # each row's mean over its own tokens; an empty row adds 0
+        return (masked.sum(dim=1) / mask.sum(dim=1).clamp(min=1)).sum() / normalizer
+    return masked.sum() / normalizer
 
 
 # --- 4. metrics ---------------------------------------------------------------------

@@ -30,10 +30,9 @@ import sys
 from pathlib import Path
 
 from .data.schema import DOMAINS
+from .ledger import LEDGER_FILE, read_ledger
 from .metrics import METRICS_FILE, read_metrics
-from .resampling import read_ledger
 
-LEDGER_FILE = "ledger.jsonl"
 PLOTS_DIR = "plots"
 _MISSING_MATPLOTLIB = ("srpo-mini plot needs matplotlib, which is not installed: "
                        "pip install 'srpo_mini[plot]'")

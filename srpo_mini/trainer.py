@@ -3,11 +3,12 @@
 Each step follows the data (the numbered comments match the tutorials):
 
     1. pick prompts      the pool serves B problems of the current stage; at an epoch
-                         boundary history resampling rebuilds the pool (resampling.py)
+                         boundary history resampling rebuilds the pool (resampling/)
     2. sample            G completions per prompt with HF generate (sampler.py)
     3. verify            rewards from the math / code verifiers (rewards.py)
     4. record history    every group's correct count goes to the resampler and the ledger;
                          DAPO dynamic sampling filters and refills here instead
+                         (steps 2-4: resampling.collect_groups)
     5. advantages        A_i = (r_i - mean(r_group)) / (std(r_group) + eps)   (grpo.py)
     6. update            mu AdamW steps on the clipped surrogate, micro-batched (update.py)
     7. observe           metrics, stage switch (schedule.py), evaluation, checkpoint
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -39,17 +41,16 @@ from .config import Config, resolve_device, resolve_dtype, save_yaml, validate
 from .data.sources import load_run_problems
 from .evaluate import evaluate, flat_metrics, format_report
 from .grpo import group_advantages
+from .ledger import LEDGER_FILE, LedgerWriter
 from .metrics import MetricsLogger, format_postfix, format_summary, read_metrics
 from .model import load_model
 from .prompts import render_prompt
-from .resampling import LedgerWriter, PromptPool, resampler_from_config, select_group_rows
+from .resampling import CollectedGroups, PromptPool, collect_groups, resampler_from_config
 from .rewards import RewardConfig, compute_rewards, reason_category
 from .sampler import generate_rollouts
 from .schedule import StageSchedule
 from .update import UpdateConfig, optimize_policy
 from .verifiers.sandbox import detect_isolation
-
-LEDGER_FILE = "ledger.jsonl"
 
 
 class TrainingError(RuntimeError):
@@ -226,56 +227,44 @@ class Run:
                     desc=f"stage {schedule.index + 1}/{len(schedule.stages)} {stage.name}")
 
     def step(self) -> dict:
-        """One RL step: prompts -> rollouts -> rewards -> history -> advantages -> update."""
+        """One RL step: prompts -> collect -> advantages -> update -> record."""
         config, state = self.config, self.state
-        G, B = config.sampling.group_size, config.sampling.prompts_per_step
         stage = self.schedule.current_stage
         times = {"time_generate": 0.0, "time_verify": 0.0}
         tokens_before = state.generated_tokens  # each round adds its tokens (_sample_and_score)
 
         # 1. pick prompts (an epoch boundary rebuilds the pool first: history resampling)
-        problems = self.pool.next_prompts(B)
-        # 2. sample, 3. verify, 4. record history
-        rollout, scores = self._sample_and_score(problems, state.step, 0, times)
-        self.resampler.observe([p.id for p in problems], scores.correct, G)
-        keep = self.resampler.filter_groups(scores.rewards, G)
-        batches, rounds = [(problems, rollout, scores, keep)], 0
-        # DAPO dynamic sampling: refill the groups whose rewards all matched.
-        while self.resampler.needs_more(self._kept_groups(batches, G), B, rounds):
-            rounds += 1
-            wanted = self.resampler.refill_size(self._kept_groups(batches, G),
-                                                sum(len(b[0]) for b in batches), B)
-            extra = self.pool.next_prompts(wanted)
-            extra_rollout, extra_scores = self._sample_and_score(extra, state.step, rounds, times)
-            self.resampler.observe([p.id for p in extra], extra_scores.correct, G)
-            batches.append((extra, extra_rollout, extra_scores,
-                            self.resampler.filter_groups(extra_scores.rewards, G)))
-        self.ledger.write(self._stamp(self.resampler.pop_ledger_rows()))
-        rollout, scores, all_scores = self._merge(batches, G, B)
-        dapo_dropped = sum(len(b[0]) for b in batches) - len(rollout) // G
+        problems = self.pool.next_prompts()
+        # 2. sample, 3. verify, 4. record history; DAPO filters and refills here
+        sample = partial(self._sample_and_score, step=state.step, times=times)
+        batch = collect_groups(problems, self.pool, sample, group_size=config.sampling.group_size,
+                               step=state.step + 1)   # the step being taken, 1-based as in metrics
+        self.ledger.write(batch.ledger_rows)
 
         # 5. advantages, group-relative; a group whose rewards all match gets zeros
-        advantages = group_advantages(scores.rewards, G, scale=config.loss.advantage_scale,
-                                      eps=config.loss.adv_eps)
+        advantages = group_advantages(batch.rewards.rewards, config.sampling.group_size,
+                                      scale=config.loss.advantage_scale, eps=config.loss.adv_eps)
 
         # 6. update: mu AdamW steps against the rollout policy's log-probs; rows whose
         #    loss_mask is False (rewards.truncation = mask) stay out of the loss
         started = time.perf_counter()
         history = []
-        if len(rollout):  # DAPO can end its refill rounds with no group left to train on
-            history = optimize_policy(self.model, self.optimizer, rollout, advantages,
+        if len(batch.rollout):  # DAPO can end its refill rounds with no group to train on
+            history = optimize_policy(self.model, self.optimizer, batch.rollout, advantages,
                                       self.update_config, ref_model=self.ref_model,
-                                      loss_mask=scores.loss_mask, scheduler=self.scheduler)
+                                      loss_mask=batch.rewards.loss_mask, scheduler=self.scheduler)
             self._check_finite(history)
         times["time_train"] = time.perf_counter() - started
         state.step += 1
 
-        # 7. observe
-        return self._step_record(stage, all_scores, scores, rollout, history, times, rounds,
-                                 dapo_dropped, state.generated_tokens - tokens_before)
+        # 7. observe: the step's metrics record
+        return self._step_record(stage, batch, history, times,
+                                 state.generated_tokens - tokens_before)
 
     # --- pieces of a step ----------------------------------------------------------------
-    def _sample_and_score(self, problems, step: int, round_: int, times: dict):
+    def _sample_and_score(self, problems, round_: int, *, step: int, times: dict):
+        """G completions per problem, scored: (RolloutBatch, RewardBatch). Adds the time
+        spent to `times` and the generated tokens to the run's count."""
         config = self.config
         prompts = [render_prompt(p, config.model.template, self.tokenizer) for p in problems]
         started = time.perf_counter()
@@ -296,28 +285,6 @@ class Run:
         self.state.generated_tokens += int(rollout.completion_mask.sum())
         return rollout, scores
 
-    @staticmethod
-    def _kept_groups(batches, G: int) -> int:
-        return sum(int(keep.sum()) // G for *_, keep in batches)
-
-    @staticmethod
-    def _merge(batches, G: int, B: int):
-        """One rollout batch of at most B kept groups from every generation round."""
-        from .rewards import concat_reward_batches
-        from .sampler import concat_rollouts
-
-        rollout = concat_rollouts([b[1] for b in batches])
-        every_score = concat_reward_batches([b[2] for b in batches])
-        keep = torch.cat([b[3] for b in batches])
-        rows = select_group_rows(keep, G, max_groups=B)
-        return rollout.select(rows), every_score.select(rows), every_score
-
-    def _stamp(self, rows: list[dict]) -> list[dict]:
-        """The resampler's ledger rows (prompt, epoch, stage, correct) with their step."""
-        for row in rows:
-            row["step"] = self.state.step + 1  # the step being taken, 1-based as in metrics
-        return rows
-
     def _check_finite(self, history: list[dict]) -> None:
         """Count skipped (non-finite) updates; abort after `max_nan_skips` steps in a row."""
         skipped = sum(bool(h["skipped"]) for h in history)
@@ -329,17 +296,18 @@ class Run:
                 f"{self.state.nan_streak} steps in a row; stopping. Lower optim.lr, check "
                 "the rewards, or raise optim.max_nan_skips.")
 
-    def _step_record(self, stage, generated, trained, rollout, history, times, rounds,
-                     dapo_dropped, generated_tokens):
+    def _step_record(self, stage, batch: CollectedGroups, history: list[dict], times: dict,
+                     generated_tokens: int) -> dict:
         """The step's metrics record (keys documented in metrics.METRIC_KEYS).
 
-        `generated`: the rewards of every row generated this step (DAPO's refill rounds and
-        filtered groups included); `trained`: those of the rows of `rollout`, which the
-        update used, with their true completion masks (the loss mask was not applied)."""
+        Rewards are those of every row generated this step (`batch.generated_rewards`:
+        DAPO's refill rounds and filtered groups included); lengths are those of the rows
+        the update used (`batch.rollout`, true completion masks: the loss mask is not
+        applied to them)."""
         config, state = self.config, self.state
-        G = config.sampling.group_size
-        rewards = generated.rewards.view(-1, G)                    # (groups, G)
-        lengths = rollout.completion_lengths.float()               # (trained rows,)
+        generated, rollout = batch.generated_rewards, batch.rollout
+        rewards = generated.rewards.view(-1, config.sampling.group_size)   # (groups, G)
+        lengths = rollout.completion_lengths.float()                       # (trained rows,)
         record = {"step": state.step, "stage": stage.name, "stage_index": self.schedule.index,
                   "epoch": self.pool.epoch, "lr": self.scheduler.get_last_lr()[0],
                   "reward": float(generated.rewards.mean()),
@@ -355,8 +323,8 @@ class Run:
         for domain, stats in generated.per_domain().items():
             record[f"reward/{domain}"] = stats["reward"]
             record[f"accuracy/{domain}"] = stats["accuracy"]
-        for domain in sorted(set(trained.domains)):  # the lengths are the trained rows'
-            rows = trained.domain_rows(domain)
+        for domain in sorted(set(batch.rewards.domains)):  # the lengths are the trained rows'
+            rows = batch.rewards.domain_rows(domain)
             record[f"completion_length/{domain}"] = float(lengths[rows].mean())
         last = history[-1] if history else {}  # the last of the mu updates
         for key in ("loss", "grad_norm", "clip_fraction_low", "clip_fraction_high",
@@ -368,7 +336,8 @@ class Run:
             record.update({f.name: getattr(stats, f.name) for f in fields(stats)
                            if f.name not in ("epoch", "stage")})
         if config.resampling.strategy == "dapo":
-            record["dapo_rounds"], record["dapo_dropped_groups"] = rounds, dapo_dropped
+            record["dapo_rounds"] = batch.refill_rounds
+            record["dapo_dropped_groups"] = batch.dropped_groups
         return record
 
     # --- evaluation, checkpoints, summary ---------------------------------------------

@@ -32,7 +32,7 @@ from srpo_mini.data.schema import Problem
 from srpo_mini.logprobs import per_token_logps
 from srpo_mini.model import check_dtype, load_model
 from srpo_mini.prompts import R1_ZERO_PREAMBLE, render_prompt
-from srpo_mini.resampling import read_ledger
+from srpo_mini.ledger import read_ledger
 from srpo_mini.rewards import soft_overlong_penalty
 from srpo_mini.sampler import generate_rollouts
 from srpo_mini.standins import (IM_END, IM_START, QWEN25_05B, SPECIAL_IDS, offline_config,

@@ -37,7 +37,7 @@ from srpo_mini.integrations.trl import (  # noqa: E402
     accuracy_reward, code_accuracy_reward, make_trl_dataset, math_accuracy_reward)
 from srpo_mini.model import build_tiny_model  # noqa: E402
 from srpo_mini.prompts import format_completion  # noqa: E402
-from srpo_mini.resampling import read_ledger  # noqa: E402
+from srpo_mini.ledger import read_ledger  # noqa: E402
 from srpo_mini.schedule import Stage  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

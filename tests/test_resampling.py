@@ -3,7 +3,8 @@
 Checks that history resampling drops all-correct prompts and keeps mixed and all-wrong ones,
 only at epoch boundaries; the re-admission options; epoch definition with drop_last and
 with a domain mixture; stage switches; exact resume from a mid-epoch state; DAPO's
-in-batch filter, refill sizing and cap; the ledger file.
+in-batch filter, refill sizing and cap; one step's collection (`collect_groups`: rounds
+merged, surplus trimmed, ledger rows); the renamed strategy's old checkpoints; the ledger file.
 
 Run: python -m pytest tests/test_resampling.py -q
 """
@@ -15,9 +16,12 @@ import pytest
 import torch
 
 from srpo_mini.data.schema import Problem
-from srpo_mini.resampling import (DynamicSampling, HistoryResampling, LedgerWriter, PromptPool,
-                                  Resampler, make_resampler, read_ledger,
-                                  resampler_from_config, select_group_rows, write_ledger)
+from srpo_mini.ledger import LedgerWriter, read_ledger, write_ledger
+from srpo_mini.resampling import (DynamicSampling, HistoryResampling, PromptPool, Resampler,
+                                  collect_groups, make_resampler, resampler_from_config,
+                                  select_group_rows)
+from srpo_mini.rewards import RewardBatch
+from srpo_mini.sampler import RolloutBatch
 
 G = 4
 OUTCOMES = {"all_correct": [1, 1, 1, 1], "mixed": [1, 0, 1, 0], "all_wrong": [0, 0, 0, 0]}
@@ -219,14 +223,13 @@ def test_stage_switch_ends_the_epoch_and_dropped_stay_dropped():
     pool.set_stage("math", ["math"])
     assert {p.domain for p in map(pool.problems.get, pool.order)} == {"math"}
     batch = [p.id for p in pool.next_prompts()]
-    resampler.observe(batch, OUTCOMES["all_correct"] + OUTCOMES["mixed"], G)
+    rows = resampler.observe(batch, OUTCOMES["all_correct"] + OUTCOMES["mixed"], G)
     pool.set_stage("math+code", ["math", "code"], {"math": 0.5, "code": 0.5})
     assert pool.epoch == 1 and pool.epochs_completed == 0 and pool.position == 0
     assert batch[0] in resampler.dropped and batch[0] not in pool.order
     # L = max(3 / 0.5, 4 / 0.5) = 8 -> 4 math (3 prompts, one twice) + 4 code
     domains = [pool.problems[pid].domain for pid in pool.order]
     assert sorted(domains) == ["code"] * 4 + ["math"] * 4
-    rows = resampler.pop_ledger_rows()
     assert rows[0] == {"prompt_id": batch[0], "epoch": 0, "stage": "math", "correct": 4,
                        "group_size": 4}
 
@@ -238,11 +241,12 @@ def test_state_round_trip_mid_epoch_gives_identical_prompts():
     def outcome_of(pid, epoch):   # a fixed pseudo-random outcome per (prompt, epoch)
         return random.Random(f"{pid}/{epoch}").choice(list(OUTCOMES))
 
-    def steps(pool, resampler, n):
+    def steps(pool, resampler, n, rows=None):
         served = []
         for _ in range(n):
             ids = [p.id for p in pool.next_prompts()]
-            resampler.observe(ids, [c for i in ids for c in OUTCOMES[outcome_of(i, pool.epoch)]], G)
+            outcomes = [c for i in ids for c in OUTCOMES[outcome_of(i, pool.epoch)]]
+            (rows if rows is not None else []).extend(resampler.observe(ids, outcomes, G))
             served.append(ids)
         return served
 
@@ -257,14 +261,15 @@ def test_state_round_trip_mid_epoch_gives_identical_prompts():
     steps(pool, resampler, 1)
     assert 0 < pool.position < len(pool.order)               # mid-epoch
     state = json.loads(json.dumps(pool.state_dict()))
-    expected = steps(pool, resampler, 12)
-    expected_stats, expected_rows = resampler.epoch_stats, resampler.pop_ledger_rows()
+    expected_rows, rows = [], []
+    expected = steps(pool, resampler, 12, expected_rows)
+    expected_stats = resampler.epoch_stats
 
     pool2, resampler2 = fresh()
     pool2.load_state_dict(state)
-    assert steps(pool2, resampler2, 12) == expected
+    assert steps(pool2, resampler2, 12, rows) == expected
     assert resampler2.epoch_stats == expected_stats
-    assert resampler2.pop_ledger_rows() == expected_rows
+    assert rows == expected_rows
     assert pool2.epoch >= 3                                  # several rebuilds after the resume
 
 
@@ -275,8 +280,24 @@ def test_load_state_rejects_unknown_prompt_ids():
     other = PromptPool(math_problems(3, prefix="z"), batch_size=1)
     with pytest.raises(ValueError, match="absent from the training data"):
         other.load_state_dict(pool.state_dict())
-    with pytest.raises(ValueError, match="'history', not 'none'"):
+    with pytest.raises(ValueError, match="'srpo', not 'none'"):
         Resampler().load_state_dict(HistoryResampling().state_dict())
+
+
+def test_state_from_before_the_rename_loads():
+    """A checkpoint that calls SRPO "history" (with its empty pending rows) still loads; the
+    strategy's name is "srpo" everywhere else, and "history" is refused with the new name."""
+    old = HistoryResampling(seed=3)
+    old.rebuild(["m0", "m1"], 0, "math")
+    old.observe(["m0"], [1, 1], 2)
+    state = {**old.state_dict(), "name": "history", "pending_rows": []}
+    resampler = HistoryResampling()
+    resampler.load_state_dict(state)
+    assert resampler.name == "srpo" and resampler.state_dict() == old.state_dict()
+    with pytest.raises(ValueError, match="'srpo', not 'none'"):
+        Resampler().load_state_dict(state)
+    with pytest.raises(ValueError, match="'history' is now called 'srpo'"):
+        make_resampler("history")
 
 
 def test_dapo_filter_drops_groups_whose_rewards_all_match():
@@ -300,6 +321,70 @@ def test_dapo_refill_size(kept, generated, wanted, expected):
     assert DynamicSampling(min_keep_rate=0.25).refill_size(kept, generated, wanted) == expected
 
 
+def scored(problems, outcomes):
+    """A RewardBatch with reward = correct = OUTCOMES[outcome] for each problem's G rows;
+    `reasons` carries each row's prompt id, so a test can see which groups were kept."""
+    rewards = torch.tensor([float(c) for outcome in outcomes for c in OUTCOMES[outcome]])
+    n = len(rewards)
+    return RewardBatch(rewards=rewards, accuracy=rewards, correct=rewards.bool(),
+                       format=torch.zeros(n), overlong=torch.zeros(n),
+                       loss_mask=torch.ones(n, dtype=torch.bool), terms={},
+                       domains=[p.domain for p in problems for _ in range(G)],
+                       reasons=[p.id for p in problems for _ in range(G)])
+
+
+def rollout_of(problems, width):
+    """A hand-built RolloutBatch: row i*G + j holds problem i's index number in its
+    `width` completion tokens, so a merged batch shows which rows it kept, and where."""
+    ids = torch.tensor([int(p.id[1:]) for p in problems for _ in range(G)])   # (n*G,)
+    n = len(ids)
+    return RolloutBatch(prompt_ids=torch.ones(n, 2, dtype=torch.long),
+                        prompt_mask=torch.ones(n, 2, dtype=torch.long),
+                        completion_ids=ids[:, None].repeat(1, width),
+                        completion_mask=torch.ones(n, width, dtype=torch.long),
+                        truncated=torch.zeros(n, dtype=torch.bool),
+                        group_index=torch.arange(len(problems)).repeat_interleave(G),
+                        texts=[p.id for p in problems for _ in range(G)], group_size=G)
+
+
+def test_collect_groups_srpo_trains_on_every_group_of_the_step():
+    """srpo: one round, the step's B groups in order, one ledger row per group with step."""
+    pool = PromptPool(math_problems(8), HistoryResampling(), batch_size=4, seed=0)
+    pool.set_stage("math", ["math"])
+    problems = pool.next_prompts()
+    outcomes = ["all_correct", "mixed", "all_wrong", "mixed"]
+    batch = collect_groups(problems, pool, lambda ps, r: (rollout_of(ps, 3), scored(ps, outcomes)),
+                           group_size=G, step=1)
+    assert (batch.refill_rounds, batch.dropped_groups) == (0, 0)
+    assert batch.rollout.texts == [p.id for p in problems for _ in range(G)]
+    assert torch.equal(batch.rewards.rewards, batch.generated_rewards.rewards)
+    assert [(r["prompt_id"], r["correct"], r["step"]) for r in batch.ledger_rows] == [
+        (problems[0].id, 4, 1), (problems[1].id, 2, 1), (problems[2].id, 0, 1),
+        (problems[3].id, 2, 1)]
+
+
+def test_collect_groups_dapo_merges_the_kept_rows_of_every_round():
+    """dapo, B = 2: round 0 keeps 1 of 2 groups, the refill (2 prompts, wider completions)
+    keeps both; the merge holds round 0's kept group and the refill's first, padded."""
+    pool = PromptPool(math_problems(8), DynamicSampling(), batch_size=2, seed=0)
+    pool.set_stage("math", ["math"])
+    rounds = [["all_correct", "mixed"], ["mixed", "mixed"]]
+
+    def sample(problems, round_):
+        return rollout_of(problems, 2 + round_), scored(problems, rounds[round_])
+
+    first = pool.next_prompts()
+    batch = collect_groups(first, pool, sample, group_size=G, step=3)
+    refill = pool.order[2:4]                       # the refill asked ceil(1 / 0.5) = 2 prompts
+    assert (batch.refill_rounds, batch.dropped_groups) == (1, 2)
+    assert batch.rewards.reasons == [first[1].id] * G + [refill[0]] * G
+    # round 0's rows padded from 2 to 3 completion tokens; completion mask 0 on the pad
+    assert batch.rollout.completion_ids.shape == (2 * G, 3)
+    assert batch.rollout.completion_mask.sum(dim=1).tolist() == [2] * G + [3] * G
+    assert batch.rollout.group_index.tolist() == [1] * G + [2] * G
+    assert len(batch.generated_rewards.rewards) == 4 * G and len(batch.ledger_rows) == 4
+
+
 @pytest.mark.parametrize("solvable_positions, max_extra_rounds, rounds, groups", [
     # batch = order[0:4] keeps 2 (rate 0.5) -> refill 2 / 0.5 = 4 prompts, all mixed:
     # 6 kept after 1 round, trimmed to B = 4
@@ -310,41 +395,35 @@ def test_dapo_refill_size(kept, generated, wanted, expected):
     (range(0), 0, 0, 0),
 ])
 def test_dapo_refill_loop_and_cap(solvable_positions, max_extra_rounds, rounds, groups):
-    """The trainer's refill loop: mixed groups only, refill until B groups or the cap."""
+    """The trainer's collection (`collect_groups`): mixed groups only, refill until B groups
+    or the cap, every generated group in the ledger rows."""
     resampler = DynamicSampling(max_extra_rounds=max_extra_rounds)
     pool = PromptPool(math_problems(40), resampler, batch_size=4, seed=0)
     pool.set_stage("math", ["math"])
     solvable = {pool.order[i] for i in solvable_positions}
-    B = 4
+    B, generated = 4, []
 
-    def sample(problems):   # mixed outcomes for solvable prompts, all wrong for the others
-        return torch.tensor([float(c) for p in problems
-                             for c in OUTCOMES["mixed" if p.id in solvable else "all_wrong"]])
+    def sample(problems, round_):   # mixed outcomes for solvable prompts, all wrong otherwise
+        generated.extend(problems)
+        return None, scored(problems, ["mixed" if p.id in solvable else "all_wrong"
+                                       for p in problems])
 
-    problems = pool.next_prompts(B)
-    rewards = sample(problems)
-    resampler.observe([p.id for p in problems], rewards, G)
-    keep = resampler.filter_groups(rewards, G)
-    done = 0
-    while resampler.needs_more(int(keep.sum()) // G, B, done):
-        extra = pool.next_prompts(resampler.refill_size(int(keep.sum()) // G, len(problems), B))
-        extra_rewards = sample(extra)
-        resampler.observe([p.id for p in extra], extra_rewards, G)
-        problems, rewards = problems + extra, torch.cat([rewards, extra_rewards])
-        keep = torch.cat([keep, resampler.filter_groups(extra_rewards, G)])
-        done += 1
-    rows = select_group_rows(keep, G, max_groups=B)
-    assert done == rounds and len(rows) == groups * G
-    assert all(problems[int(r) // G].id in solvable for r in rows)
-    assert len(resampler.pop_ledger_rows()) == len(problems)   # every generated group logged
+    batch = collect_groups(pool.next_prompts(B), pool, sample, group_size=G, step=7)
+    assert batch.refill_rounds == rounds and len(batch.rewards.rewards) == groups * G
+    assert batch.rollout is None and all(pid in solvable for pid in batch.rewards.reasons)
+    assert len(batch.ledger_rows) == len(generated)   # every generated group logged
+    assert [row["prompt_id"] for row in batch.ledger_rows] == [p.id for p in generated]
+    assert all(row["step"] == 7 for row in batch.ledger_rows)
+    assert len(batch.generated_rewards.rewards) == len(generated) * G
+    assert batch.dropped_groups == len(generated) - groups
 
 
 def test_resampler_from_config_maps_the_config_fields():
-    """The config's names: strategy srpo|history|none|dapo, readmit_*, dapo_max_rounds."""
+    """The config's names: strategy srpo|none|dapo, readmit_*, dapo_max_rounds."""
     class Cfg:
         strategy, readmit_after_epochs, readmit_prob, dapo_max_rounds = "srpo", 2, 0.1, 5
     history = resampler_from_config(Cfg)
-    assert isinstance(history, HistoryResampling) and history.name == "history"
+    assert isinstance(history, HistoryResampling) and history.name == "srpo"
     assert (history.readmit_after_epochs, history.readmit_prob) == (2, 0.1)
     Cfg.strategy = "dapo"
     assert resampler_from_config(Cfg).max_extra_rounds == 5
@@ -358,11 +437,9 @@ def test_ledger_writer_appends_and_resumes(tmp_path):
     resampler = HistoryResampling()
     resampler.rebuild(["m0", "m1"], 0, "math")
     writer = LedgerWriter(path)
-    resampler.observe(["m0", "m1"], [1, 1, 0, 1], 2)
-    writer.write(resampler.pop_ledger_rows())
+    writer.write(resampler.observe(["m0", "m1"], [1, 1, 0, 1], 2))
     checkpoint_rows = writer.rows
-    resampler.observe(["m0"], [0, 0], 2)
-    writer.write(resampler.pop_ledger_rows())
+    writer.write(resampler.observe(["m0"], [0, 0], 2))
     assert (checkpoint_rows, writer.rows) == (2, 3)
     resumed = LedgerWriter(path, resume_rows=checkpoint_rows)
     assert resumed.rows == 2

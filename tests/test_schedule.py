@@ -183,13 +183,14 @@ def test_schedule_drives_the_pool_as_the_trainer_will():
     resampler = HistoryResampling()
     pool = PromptPool(problems, resampler, batch_size=2, seed=0)
     pool.set_stage(schedule.current_stage.name, schedule.current_stage.domains)
-    step, domains_by_step = 0, []
+    step, domains_by_step, rows = 0, [], []
     while not schedule.done:
         batch = pool.next_prompts()
         domains_by_step.append(sorted(p.domain for p in batch))
         # m0 is solved every time; everything else is half right
-        resampler.observe([p.id for p in batch],
-                          [c for p in batch for c in ([1, 1] if p.id == "m0" else [1, 0])], 2)
+        rows += resampler.observe([p.id for p in batch],
+                                  [c for p in batch for c in ([1, 1] if p.id == "m0" else [1, 0])],
+                                  2)
         step += 1
         if schedule.update(step, pool.epochs_completed, 0.5, all_solved=pool.all_solved):
             stage = schedule.current_stage
@@ -197,7 +198,6 @@ def test_schedule_drives_the_pool_as_the_trainer_will():
     assert step == 7 and schedule.switches[0]["step"] == 3
     assert domains_by_step[:3] == [["math", "math"]] * 3
     assert domains_by_step[3:] == [["code", "math"]] * 4
-    rows = resampler.pop_ledger_rows()
     assert [r["stage"] for r in rows] == ["math"] * 6 + ["both"] * 8
     assert "m0" in resampler.dropped
     assert all(r["prompt_id"] != "m0" for r in rows[6:])

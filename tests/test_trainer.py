@@ -23,7 +23,7 @@ from safetensors.torch import load_file
 from srpo_mini import checkpoint as ckpt
 from srpo_mini.config import ConfigError, apply_overrides, get_preset
 from srpo_mini.metrics import METRIC_KEYS, read_metrics
-from srpo_mini.resampling import read_ledger
+from srpo_mini.ledger import read_ledger
 from srpo_mini.trainer import Run, TrainingError
 
 REPO = Path(__file__).resolve().parents[1]

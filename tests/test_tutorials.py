@@ -135,13 +135,13 @@ def test_chapter_4_history_resampling(tiny_base_dir):
     assert len(pools) == 7 and pools[0] == 40
     assert pools == sorted(pools, reverse=True) and pools[-1] < pools[0]
     strategies = {name: [int(x) for x in row] + [float(per)] for name, *row, per in
-                  re.findall(r"^(none|history|dapo)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+\.\d)$",
+                  re.findall(r"^(none|srpo|dapo)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+\.\d)$",
                              out, re.MULTILINE)}
-    none, history, dapo = strategies["none"], strategies["history"], strategies["dapo"]
-    assert history[0] <= none[0] < dapo[0]            # rollouts generated
+    none, srpo, dapo = strategies["none"], strategies["srpo"], strategies["dapo"]
+    assert srpo[0] <= none[0] < dapo[0]               # rollouts generated
     assert dapo[2] == dapo[1]                          # DAPO trains only informative groups
-    assert history[2] >= none[2]                       # a pool without mastered prompts
-    assert history[3] < none[3]                        # rollouts per informative group
+    assert srpo[2] >= none[2]                          # a pool without mastered prompts
+    assert srpo[3] < none[3]                           # rollouts per informative group
     assert out.rstrip().endswith("chapter 4 done")
 
 

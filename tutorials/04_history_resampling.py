@@ -21,10 +21,11 @@
 # 3. compares its cost with DAPO's dynamic sampling, which filters inside every batch and
 #    generates more prompts to refill it.
 #
-# All three strategies live behind one interface in `srpo_mini/resampling.py`
-# (`Resampler` = none / vanilla GRPO, `HistoryResampling` = SRPO, `DynamicSampling` =
-# DAPO); the `PromptPool` serves the prompts and asks its strategy at each epoch
-# boundary which prompts make up the next epoch.
+# All three strategies live behind one interface in `srpo_mini.resampling`
+# (`Resampler` = none / vanilla GRPO, `HistoryResampling` = srpo, `DynamicSampling` =
+# dapo); the `PromptPool` serves the prompts and asks its strategy at each epoch
+# boundary which prompts make up the next epoch, and `collect_groups` is one step's
+# collection phase, the same function the trainer calls.
 
 # %%
 import random
@@ -43,7 +44,7 @@ from srpo_mini.resampling import (
     HistoryResampling,
     PromptPool,
     Resampler,
-    select_group_rows,
+    collect_groups,
 )
 from srpo_mini.rewards import compute_rewards
 from srpo_mini.sampler import generate_rollouts
@@ -56,8 +57,9 @@ chapter_start = time.perf_counter()
 #
 # The tiny base model (`srpo_mini.base.ensure_tiny_base`: a small Qwen2 given a short cold
 # start that answers most sums directly and works the others out; shipped with the
-# package, or built in a few minutes on a laptop CPU) samples G completions for each of B maths problems of the
-# tiny world's train split, with the default run's settings (`tiny` preset). The rewards
+# package, or built in a few minutes on a laptop CPU) samples G completions for each of B
+# maths problems of the tiny world's train split, with the default run's settings (`tiny`
+# preset). The rewards
 # come from the real verifier (`srpo_mini.rewards.compute_rewards`), the advantages from
 # `group_advantages`. The cell prints how the groups split into all-correct, mixed and
 # all-wrong, and which share of the rollouts and of the generated tokens got advantage
@@ -134,7 +136,8 @@ print(f"epoch {stats.epoch}: pool {stats.pool_size} of {B} prompts; dropped (all
 # so level-1 problems are soon solved every time, and level-4 and level-5 problems start
 # out almost never solved and become solvable later. Every completion is judged by the
 # real verifier. The loop below is the trainer's step (`Run.step`, stages 1–4) without
-# the model: pick prompts, sample, verify, record the history.
+# the model: pick prompts, then `collect_groups` samples, verifies and records the history
+# (the scripted policy returns rewards and no rollout batch, hence the `None`).
 
 # %%
 def scripted_completion(worked, step, rng):
@@ -148,10 +151,11 @@ def scripted_completion(worked, step, rng):
 
 
 def scripted_rollouts(batch, step, rng):
-    """G completions per problem from the scripted policy, verified for real."""
+    """G completions per problem from the scripted policy, verified for real:
+    (no rollout batch, RewardBatch), as `collect_groups` expects of its sampler."""
     texts = [scripted_completion(world.worked[problem.id], step, rng)
              for problem in batch for _ in range(G)]
-    return compute_rewards(batch, texts)
+    return None, compute_rewards(batch, texts)
 
 
 pool_problems = world.train["math"][:40]              # 8 problems of each of the 5 levels
@@ -162,8 +166,8 @@ pool.set_stage("math", ["math"])
 step = 0
 while pool.epoch < 6:
     batch = pool.next_prompts()
-    rewards = scripted_rollouts(batch, step, rng)
-    pool.resampler.observe([p.id for p in batch], rewards.correct, G)
+    collect_groups(batch, pool, lambda problems, round_: scripted_rollouts(problems, step, rng),
+                   group_size=G)
     step += 1
 print(f"{'epoch':>5} {'pool':>5} {'steps':>6} {'dropped':>8} {'mixed':>6} {'all wrong':>10} "
       f"{'unseen':>7}")
@@ -188,14 +192,14 @@ print("levels of the prompts in the last epoch:", levels_left)
 # Same scripted policy, same pool, same number of training steps, three strategies:
 #
 # * **none** (vanilla GRPO): trains on every group, zero-advantage ones included;
-# * **history** (SRPO): trains on every group of the current pool; the pool shrinks at
-#   epoch boundaries;
+# * **srpo** (history resampling): trains on every group of the current pool; the pool
+#   shrinks at epoch boundaries;
 # * **dapo** (DAPO): drops the groups whose rewards all match from *this* batch and
 #   samples more prompts to refill it (`refill_size` estimates how many from the keep rate
 #   so far, at most `max_extra_rounds` extra rounds); the pool itself never changes.
 #
-# The loop is the one `Run.step` runs (stages 1–4), including DAPO's refill rounds and
-# `select_group_rows`, which trims the surplus so the batch has at most B groups. The
+# Each step calls `collect_groups`, as `Run.step` does (stages 2–4), including DAPO's
+# refill rounds and the trim of the surplus, so the batch has at most B groups. The
 # cell prints, per strategy, the rollouts generated, the groups trained on, how many of
 # those had a learning signal, and the rollouts generated per informative group — the
 # price of one useful group.
@@ -207,26 +211,13 @@ def run_strategy(resampler, steps=30, seed=0):
     pool.set_stage("math", ["math"])
     generated = trained = informative = 0
     for step in range(steps):
-        # 1. pick prompts, 2. sample, 3. verify, 4. record history (and DAPO's filter)
-        batch = pool.next_prompts(B_POOL)
-        rewards = scripted_rollouts(batch, step, rng)
-        resampler.observe([p.id for p in batch], rewards.correct, G)
-        rounds = [(rewards, resampler.filter_groups(rewards.rewards, G))]
-        generated_groups, extra_rounds = len(batch), 0
-        kept = int(rounds[0][1].sum()) // G
-        while resampler.needs_more(kept, B_POOL, extra_rounds):
-            extra_rounds += 1
-            extra = pool.next_prompts(resampler.refill_size(kept, generated_groups, B_POOL))
-            extra_rewards = scripted_rollouts(extra, step, rng)
-            resampler.observe([p.id for p in extra], extra_rewards.correct, G)
-            rounds.append((extra_rewards, resampler.filter_groups(extra_rewards.rewards, G)))
-            generated_groups += len(extra)
-            kept = sum(int(keep.sum()) // G for _, keep in rounds)
-        all_rewards = torch.cat([r.rewards for r, _ in rounds])
-        rows = select_group_rows(torch.cat([keep for _, keep in rounds]), G, max_groups=B_POOL)
+        # 1. pick prompts; 2. sample, 3. verify, 4. record history (and DAPO's filter)
+        batch = collect_groups(pool.next_prompts(), pool,
+                               lambda problems, round_: scripted_rollouts(problems, step, rng),
+                               group_size=G)
         # 5. advantages of what is trained on
-        trained_advantages = group_advantages(all_rewards[rows], G).view(-1, G)
-        generated += generated_groups * G
+        trained_advantages = group_advantages(batch.rewards.rewards, G).view(-1, G)
+        generated += len(batch.generated_rewards.rewards)
         trained += trained_advantages.shape[0]
         informative += int((trained_advantages.abs().sum(dim=1) > 0).sum())
     return {"generated": generated, "trained": trained, "informative": informative,
@@ -234,7 +225,7 @@ def run_strategy(resampler, steps=30, seed=0):
 
 
 results = {"none": run_strategy(Resampler(seed=0)),
-           "history": run_strategy(HistoryResampling(seed=0)),
+           "srpo": run_strategy(HistoryResampling(seed=0)),
            "dapo": run_strategy(DynamicSampling(seed=0, max_extra_rounds=3))}
 print(f"{'strategy':9s} {'rollouts':>9s} {'groups trained':>15s} {'informative':>12s} "
       f"{'rollouts per informative group':>31s}")
@@ -251,7 +242,7 @@ for name, r in results.items():
 # * **dapo** trains only on informative groups, by construction, and pays in the
 #   "rollouts" column: every filtered group was generated and thrown away, the all-wrong
 #   ones included, every time they come up.
-# * **history** generates one batch per step like none (a smaller one once the pool
+# * **srpo** generates one batch per step like none (a smaller one once the pool
 #   holds fewer than B prompts), but from a pool that no longer serves mastered prompts;
 #   it never filters inside a batch, so groups that turn out all-correct during an epoch
 #   are still trained on (with zero advantage) before the boundary removes their prompts.

@@ -43,7 +43,7 @@ import torch
 from srpo_mini import checkpoint as ckpt
 from srpo_mini.config import resolve_config
 from srpo_mini.metrics import read_metrics
-from srpo_mini.resampling import read_ledger
+from srpo_mini.ledger import read_ledger
 from srpo_mini.trainer import Run
 
 torch.set_num_threads(1)

@@ -46,8 +46,8 @@ Reference: SRPO (arXiv 2504.14286), "History Resampling" and "Two-Staged Trainin
 Differences from the paper and from srpo_mini's own trainer:
 - Truncated completions are verified as written (srpo_mini's default rule scores them 0);
   `GRPOConfig(mask_truncated_completions=True)` leaves them out of the loss (DAPO).
-- Only the `history` (SRPO) and `none` (GRPO) strategies: DAPO's dynamic sampling needs a
-  refill loop inside a step, which TRL's sampler cannot drive.
+- Only the `srpo` (history resampling) and `none` (GRPO) strategies: DAPO's dynamic
+  sampling needs a refill loop inside a step, which TRL's sampler cannot drive.
 - An epoch with fewer prompts than one generation batch is padded by repeating them.
 - A checkpoint taken between the updates of one generation batch (num_iterations > 1)
   resumes at the next generation batch; TRL regenerates after a resume too.
@@ -65,7 +65,8 @@ import sys
 from pathlib import Path
 
 from srpo_mini.data.schema import Problem
-from srpo_mini.resampling import LedgerWriter, PromptPool, Resampler, make_resampler
+from srpo_mini.ledger import LedgerWriter
+from srpo_mini.resampling import PromptPool, Resampler, make_resampler
 from srpo_mini.schedule import Stage, StageSchedule
 from srpo_mini.verifiers import check_completions
 
@@ -162,17 +163,17 @@ class SRPOCallback(TrainerCallback):
     """The SRPO state of a TRL run: the prompt pool with its history, and the schedule.
 
     stages: `Stage`s (or dicts) for `StageSchedule`; default: math, then math + code.
-    resampler: "history" (SRPO) or "none" (GRPO), or a `Resampler` instance.
+    resampler: "srpo" (history resampling) or "none" (GRPO), or a `Resampler` instance.
     seed: seeds the pool's epoch shuffles.
     """
 
     def __init__(self, stages: list[Stage | dict] | None = None,
-                 resampler: str | Resampler = "history", *, seed: int = 0):
+                 resampler: str | Resampler = "srpo", *, seed: int = 0):
         if isinstance(resampler, str):
             resampler = make_resampler(resampler, seed=seed)
-        if resampler.name not in ("history", "none"):
+        if resampler.name not in ("srpo", "none"):
             raise ValueError(f"resampler {resampler.name!r} is not supported with TRL; "
-                             "use 'history' (SRPO) or 'none' (GRPO)")
+                             "use 'srpo' (history resampling) or 'none' (GRPO)")
         self.resampler, self.seed, self.stages = resampler, seed, stages
         self.pool: PromptPool | None = None
         self.schedule: StageSchedule | None = None
@@ -226,9 +227,8 @@ class SRPOCallback(TrainerCallback):
                                f"serve next (got {sorted(by_prompt)[:4]}, expected "
                                f"{sorted(expected)[:4]}); train with SRPOGRPOTrainer")
         pool.next_prompts(len(by_prompt))       # never crosses the epoch boundary here
-        for prompt_id, rewards in by_prompt.items():
-            self.resampler.observe([prompt_id], rewards, len(rewards))
-        ledger_rows = self.resampler.pop_ledger_rows()
+        ledger_rows = [row for prompt_id, rewards in by_prompt.items()
+                       for row in self.resampler.observe([prompt_id], rewards, len(rewards))]
         if self.ledger is not None:
             self.ledger.write(ledger_rows)
         self.ledger_rows += len(ledger_rows)
