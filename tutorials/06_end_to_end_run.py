@@ -27,7 +27,7 @@
 # uninterrupted one did.
 #
 # The default run (`srpo-mini train`, no overrides) is the same code with the `tiny`
-# preset's larger sizes (150 steps of maths, then 100 of maths + code, 16 prompts x 8
+# preset's larger sizes (120 steps of maths, then 50 of maths + code, 16 prompts x 8
 # completions per step); section 5 reads the record of one such run. The run here is cut down to a few steps; the cells print how long each part
 # took.
 
@@ -228,8 +228,10 @@ assert largest == 0.0
 
 # ## 5. What the full default run did
 #
-# A few steps show the machinery, not learning. `benchmarks/results/tiny_world_v4/`
-# keeps the metrics of full default runs (BENCHMARKS.md gives the command). The tiny base
+# A few steps show the machinery, not learning. `benchmarks/results/default_run/seed0/`
+# keeps the record of one full default run, seed 0, evaluated every 30 steps (BENCHMARKS.md
+# gives the command; evaluations do not change the training, so its last evaluation is
+# the one `srpo-mini train` prints). The tiny base
 # answers 70% of sums directly (an empty `<think>`), which a 1M-parameter model gets
 # wrong on sums of three or more numbers; the cell reads seed 0's record and prints the
 # mean maths completion length over the first and last ten steps of stage 1, and the
@@ -237,7 +239,7 @@ assert largest == 0.0
 # together: RL taught the policy to work the sums out.
 
 # %%
-record = read_metrics(Path("benchmarks/results/tiny_world_v4/srpo-seed0/metrics.jsonl"))
+record = read_metrics(Path("benchmarks/results/default_run/seed0/metrics.jsonl"))
 stage1 = [r["completion_length/math"] for r in record
           if r.get("stage_index") == 0 and "completion_length/math" in r]
 evals = [r for r in record if "eval/math/pass@1" in r]
