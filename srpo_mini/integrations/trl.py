@@ -66,7 +66,7 @@ from pathlib import Path
 
 from srpo_mini.data.schema import Problem
 from srpo_mini.resampling import LedgerWriter, PromptPool, Resampler, make_resampler
-from srpo_mini.schedule import Stage, StageSchedule
+from srpo_mini.schedule import StageConfig, StageSchedule
 from srpo_mini.verifiers import check_completions
 
 try:
@@ -161,12 +161,13 @@ def make_trl_dataset(problems, template: str = "r1_zero", tokenizer=None):
 class SRPOCallback(TrainerCallback):
     """The SRPO state of a TRL run: the prompt pool with its history, and the schedule.
 
-    stages: `Stage`s (or dicts) for `StageSchedule`; default: math, then math + code.
+    stages: `config.StageConfig`s (or dicts of their fields) for `StageSchedule`; default:
+        `config.default_stages()`, the CLI's default (math, then math + code).
     resampler: "history" (SRPO) or "none" (GRPO), or a `Resampler` instance.
     seed: seeds the pool's epoch shuffles.
     """
 
-    def __init__(self, stages: list[Stage | dict] | None = None,
+    def __init__(self, stages: list[StageConfig | dict] | None = None,
                  resampler: str | Resampler = "history", *, seed: int = 0):
         if isinstance(resampler, str):
             resampler = make_resampler(resampler, seed=seed)
