@@ -522,9 +522,9 @@ def stage_domain_errors(name: str, domains, mixture, available_domains=None,
                         at: str = "stage") -> list[tuple[str, str]]:
     """(field, message) for each rule a stage's domains and mixture break.
 
-    name: the stage's name; domains: its domains; mixture: {domain: weight} or empty (as the data has it);
-    available_domains: the domains the training data has (None: not checked); at: the
-    stage's path in messages (`stages.1`).
+    name: the stage's name; domains: its domains; mixture: {domain: weight}, or empty for
+    as the data has it; available_domains: the domains the training data has (None: not
+    checked); at: the stage's path in messages (`stages.1`).
     """
     errors = []
     if not domains:
@@ -563,7 +563,8 @@ def _stage_rules(stages: list[StageConfig], available_domains) -> list[tuple[str
         at = f"stages.{i}"
         need(bool(stage.name) and stage.name not in [s.name for s in stages[:i]], f"{at}.name",
              f"must be a non-empty name not used by an earlier stage, got {stage.name!r}")
-        errors += stage_domain_errors(stage.name, stage.domains, stage.mixture, available_domains, at)
+        errors += stage_domain_errors(stage.name, stage.domains, stage.mixture,
+                                      available_domains, at)
         rule = stage.switch
         need(rule != "steps" or stage.steps is not None, f"{at}.steps",
              "switch=steps needs steps (>= 1)")

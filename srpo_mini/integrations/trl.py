@@ -64,7 +64,7 @@ import os
 import sys
 from pathlib import Path
 
-from srpo_mini.data.schema import Problem
+from srpo_mini.data.schema import DOMAINS, Problem
 from srpo_mini.resampling import LedgerWriter, PromptPool, Resampler, make_resampler
 from srpo_mini.schedule import StageConfig, StageSchedule
 from srpo_mini.verifiers import check_completions
@@ -128,7 +128,7 @@ def accuracy_reward(prompts, completions, *, domain, answer=None, tests=None, id
     prompts, completions: N rows as TRL passes them; domain, answer, tests, id: the
     dataset's columns, one value per row (`tests` a dict or its JSON string).
     """
-    return _verify_rows(("math", "code"), completions, domain, answer, tests, id)
+    return _verify_rows(DOMAINS, completions, domain, answer, tests, id)
 
 
 def math_accuracy_reward(prompts, completions, *, domain, answer=None, id=None,
