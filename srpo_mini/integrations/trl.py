@@ -64,6 +64,7 @@ import os
 import sys
 from pathlib import Path
 
+from srpo_mini.config import Config
 from srpo_mini.data.schema import DOMAINS, Problem
 from srpo_mini.resampling import LedgerWriter, PromptPool, Resampler, make_resampler
 from srpo_mini.schedule import StageConfig, StageSchedule
@@ -84,14 +85,15 @@ STATE_FILE = "srpo_state.json"       # in each checkpoint-<step> folder
 LEDGER_FILE = "srpo_ledger.jsonl"    # in output_dir: one row per prompt per epoch
 
 # srpo_mini's defaults (config.py) in GRPOConfig's names: GRPOConfig(**SRPO_GRPO_SETTINGS, ...)
+_DEFAULTS = Config()
 SRPO_GRPO_SETTINGS = {
     "loss_type": "dapo",           # loss.aggregation=token: mean over all tokens of the batch
-    "epsilon": 0.2,                # loss.clip_eps_low
-    "epsilon_high": 0.28,          # loss.clip_eps_high (clip-higher, DAPO sec. 3.1)
-    "beta": 0.0,                   # loss.beta: no KL term, no reference model (SRPO, DAPO)
+    "epsilon": _DEFAULTS.loss.clip_eps_low,
+    "epsilon_high": _DEFAULTS.loss.clip_eps_high,   # clip-higher (DAPO sec. 3.1)
+    "beta": _DEFAULTS.loss.beta,   # no KL term, no reference model (SRPO, DAPO)
     "scale_rewards": "group",      # loss.advantage_scale=std: (r - mean) / (std + eps)
-    "num_iterations": 1,           # optim.mu: one update per rollout batch
-    "temperature": 1.0,            # sampling.temperature
+    "num_iterations": _DEFAULTS.optim.mu,             # one update per rollout batch
+    "temperature": _DEFAULTS.sampling.temperature,
     "lr_scheduler_type": "constant_with_warmup",   # optim: warmup, then constant
 }
 
