@@ -321,3 +321,17 @@ def test_sections_feed_their_modules():
         assert rewards.overlong.tolist() == ([-1.0] if soft else [0.0])
     dapo = apply_overrides(Config(), ["resampling.strategy=dapo", "resampling.dapo_max_rounds=5"])
     assert resampler_from_config(dapo.resampling).max_extra_rounds == 5
+
+
+def test_choices_are_the_components_registries():
+    """Each string setting with a registry behind it offers exactly the registry's names."""
+    from srpo_mini.grpo import AGGREGATIONS
+    from srpo_mini.rewards import TRUNCATION_RULES
+    from srpo_mini.schedule import SWITCH_RULES
+
+    def choices(cls, name):
+        return {f.metadata["choices"] for f in fields(cls) if f.name == name}.pop()
+
+    assert set(choices(cfg.LossConfig, "aggregation")) == set(AGGREGATIONS)
+    assert set(choices(cfg.RewardsConfig, "truncation")) == set(TRUNCATION_RULES)
+    assert set(choices(StageConfig, "switch")) == set(SWITCH_RULES)
