@@ -40,14 +40,15 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from srpo_mini.config import get_preset, validate  # noqa: E402
+from srpo_mini.config import (Config, OptimConfig, SamplingConfig, get_preset,  # noqa: E402
+                              validate)
 from srpo_mini.logprobs import per_token_logps  # noqa: E402
 from srpo_mini.plan import GIB, ModelShape, plan_run  # noqa: E402
 from srpo_mini.prompts import R1_ZERO_PREAMBLE, render_prompt  # noqa: E402
 from srpo_mini.sampler import generate_rollouts  # noqa: E402
 from srpo_mini.standins import (build_qwen25_05b, build_qwen_style_tokenizer,  # noqa: E402
                                 offline_config, standin_files, write_standin_model)
-from srpo_mini.update import UpdateConfig, optimize_policy  # noqa: E402
+from srpo_mini.update import optimize_policy  # noqa: E402
 
 DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}
 
@@ -156,8 +157,8 @@ def micro_benchmarks(args, device, dtype, config) -> dict:
 
     logp_seconds, logp_peak, _ = phase(device, tensor_bytes(model, optimizer), logps)
     advantages = torch.randn(len(rollout), generator=torch.Generator().manual_seed(0))
-    update_config = UpdateConfig(micro_batch_size=args.micro_batch_size,
-                                 max_completion_length=args.max_new_tokens)
+    update_config = Config(optim=OptimConfig(micro_batch_size=args.micro_batch_size),
+                           sampling=SamplingConfig(max_new_tokens=args.max_new_tokens))
     update_seconds, update_peak, history = phase(
         device, tensor_bytes(model, optimizer),
         lambda: optimize_policy(model, optimizer, rollout, advantages, update_config))

@@ -32,7 +32,8 @@ import torch
 from srpo_mini.logprobs import per_token_logps
 from srpo_mini.model import build_tokenizer, count_parameters, tiny_config
 from srpo_mini.sampler import generate_rollouts
-from srpo_mini.update import UpdateConfig, optimize_policy
+from srpo_mini.config import Config, OptimConfig
+from srpo_mini.update import optimize_policy
 
 # Model shapes built from a config with random weights (the tokenizer is the tiny one;
 # ids it cannot decode are skipped in the texts, which does not affect timing).
@@ -117,7 +118,7 @@ def run(args) -> dict:
     tokens = int(rollout.completion_mask.sum())
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
     advantages = torch.randn(rows, generator=torch.Generator().manual_seed(0))
-    config = UpdateConfig(micro_batch_size=args.micro_batch_size)
+    config = Config(optim=OptimConfig(micro_batch_size=args.micro_batch_size))
     measurements = {
         "sample_all": lambda: sample(None),
         "sample_chunked": lambda: sample(chunk),

@@ -113,7 +113,9 @@ def main(argv=None) -> int:
     dataset = make_trl_dataset(world.problems("train"), args.template, tokenizer)
 
     # 2. SRPO: history resampling and the two stages; the accuracy rewards are tracked
-    srpo = SRPOCallback(default_stages(args.stage1_steps), resampler="srpo", seed=args.seed)
+    #    (stage 2 lasts until --max-steps)
+    stages = default_stages(args.stage1_steps, max(1, args.max_steps - args.stage1_steps))
+    srpo = SRPOCallback(stages, resampler="srpo", seed=args.seed)
     reward_funcs = [srpo.track(math_accuracy_reward), srpo.track(code_accuracy_reward)]
 
     # 3. TRL: SRPO's loss settings (SRPO_GRPO_SETTINGS) and the run's sizes

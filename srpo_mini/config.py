@@ -29,19 +29,20 @@ beyond SRPO, whose stages are switched by hand.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from .data.schema import DOMAINS
 from .options import ConfigError, apply_overrides, check_options, from_dict, option, to_dict
 from .options import dump_yaml as _dump_yaml
 
-__all__ = ["Config", "ConfigError", "apply_overrides", "config_from_args", "dump_yaml",
-           "from_dict", "get_preset", "load_yaml", "resolve_config", "save_yaml", "to_dict",
-           "validate"]
-
-DOMAINS = ("math", "code")  # as srpo_mini.data.schema.DOMAINS
+__all__ = ["Config", "ConfigError", "apply_overrides", "config_from_args", "default_stages",
+           "dump_yaml", "from_dict", "get_preset", "load_yaml", "resolve_config", "save_yaml",
+           "stage_domain_errors", "to_dict", "validate", "validate_rewards", "validate_sections",
+           "validate_stages"]
 
 
 @dataclass
@@ -202,7 +203,8 @@ class RewardsConfig:
 
     format_weight: float = option(0.0, "Added to the reward when the completion has the "
                                   "template's tag structure. 0 = accuracy only, as SRPO; a "
-                                  "small value helps a base model that ignores the tags.", ge=0)
+                                  "small value helps a base model that ignores the tags.", ge=0,
+                                  lt=math.inf)
     code_pass_fraction: bool = option(False, "Code reward = fraction of tests passed, instead "
                                       "of 1 only when all pass: a denser signal that also "
                                       "rewards partly wrong programs.")
@@ -258,7 +260,7 @@ class StageConfig:
     """One training stage: its domains, their mixture, and the rule that ends it."""
 
     name: str = option("math", "Stage name, logged as `stage` and shown in plots.")
-    domains: list[str] = option(["math"], "Domains the stage trains on (math, code).")
+    domains: list[str] = option(["math"], f"Domains the stage trains on ({', '.join(DOMAINS)}).")
     mixture: dict[str, float] = option({}, "Share of each domain in the stage's epochs, e.g. "
                                        "{math: 0.5, code: 0.5}; weights are normalised and "
                                        "name every domain of the stage. Empty = the union of "
@@ -282,11 +284,13 @@ class StageConfig:
                                    "plateau and end, which may otherwise never fire.", ge=1)
 
 
-def _default_stages() -> list[StageConfig]:
-    """SRPO's schedule: stage 1 math only (grow long reasoning), stage 2 math and code."""
-    return [StageConfig(name="math", domains=["math"], switch="steps", steps=120),
+def default_stages(stage1_steps: int = 120, stage2_steps: int = 50) -> list[StageConfig]:
+    """SRPO's schedule: stage 1 math only (grow long reasoning), stage 2 math and code half
+    and half. The run's default (`stages`) and the TRL integration's."""
+    return [StageConfig(name="math", domains=["math"], switch="steps", steps=stage1_steps),
             StageConfig(name="math+code", domains=["math", "code"],
-                        mixture={"math": 0.5, "code": 0.5}, switch="steps", steps=50)]
+                        mixture={"math": 0.5, "code": 0.5}, switch="steps",
+                        steps=stage2_steps)]
 
 
 @dataclass
@@ -336,7 +340,7 @@ class Config:
     optim: OptimConfig = option(OptimConfig())
     rewards: RewardsConfig = option(RewardsConfig())
     resampling: ResamplingConfig = option(ResamplingConfig())
-    stages: list[StageConfig] = option(_default_stages(), "Stages in order; the run ends when "
+    stages: list[StageConfig] = option(default_stages(), "Stages in order; the run ends when "
                                        "the last one does.")
     eval: EvalConfig = option(EvalConfig())
     checkpoint: CheckpointConfig = option(CheckpointConfig())
@@ -427,7 +431,9 @@ def load_yaml(path: str | Path, base: Config | None = None) -> Config:
 
 
 # --------------------------------------------------------------------------------------------
-# Validation: each field's choices and bounds, then the rules that tie fields together
+# Validation: each field's choices and bounds (`option`), then the rules that tie fields
+# together. Each rule is written once, here; the components that take a section (rewards,
+# schedule, prompt pool, update) call the validator of that section.
 # --------------------------------------------------------------------------------------------
 
 def validate(config: Config, available_domains=None) -> None:
@@ -444,7 +450,7 @@ def validate(config: Config, available_domains=None) -> None:
         if not ok:
             errors.append((path, message))
 
-    run, s, loss, r = config.run, config.sampling, config.loss, config.rewards
+    run, loss = config.run, config.loss
     need(bool(run.name) and not set("/\\") & set(run.name) and run.name not in (".", ".."),
          "run.name", f"must be a plain directory name, got {run.name!r}")
     need(run.device in ("auto", "cpu", "cuda", "mps") or
@@ -461,48 +467,116 @@ def validate(config: Config, available_domains=None) -> None:
          "must be > 0 with advantage_scale=std (an all-equal group would be 0/0)")
     need(len(config.optim.betas) == 2, "optim.betas",
          f"must be two numbers (beta1, beta2), got {config.optim.betas}")
-    need(r.truncation != "soft_overlong" or r.overlong_buffer < s.max_new_tokens,
-         "rewards.overlong_buffer", f"must be < sampling.max_new_tokens = {s.max_new_tokens} "
-                                    f"with soft_overlong, got {r.overlong_buffer}")
     need(bool(config.eval.k_values) and max(config.eval.k_values) <= config.eval.n_samples,
          "eval.k_values", f"each k must be <= eval.n_samples = {config.eval.n_samples}, got "
                           f"{config.eval.k_values}")
-    _validate_stages(config.stages, available_domains, need)
+    errors += _reward_rules(config.rewards, config.sampling.max_new_tokens)
+    errors += _stage_rules(config.stages, available_domains)
     if errors:
         raise ConfigError(errors)
 
 
-def _validate_stages(stages: list[StageConfig], available_domains, need) -> None:
-    need(len(stages) >= 1, "stages", "at least one stage is needed")
+def validate_sections(config: Config, *names: str) -> None:
+    """Raise `ConfigError` for the fields of the named sections (`"loss", "optim"`) outside
+    their choices or bounds: the check of a component that reads only those sections."""
+    errors = [e for name in names for e in check_options(getattr(config, name), name)]
+    if errors:
+        raise ConfigError(errors)
+
+
+def validate_rewards(rewards: RewardsConfig, max_new_tokens: int | None) -> None:
+    """Raise `ConfigError` unless `rewards` is sound for completions capped at
+    `max_new_tokens` (`sampling.max_new_tokens`; None: unknown, soft_overlong refuses)."""
+    errors = check_options(rewards, "rewards") + _reward_rules(rewards, max_new_tokens)
+    if errors:
+        raise ConfigError(errors)
+
+
+def _reward_rules(rewards: RewardsConfig, max_new_tokens: int | None) -> list:
+    if rewards.truncation != "soft_overlong":
+        return []
+    if max_new_tokens is None:
+        return [("rewards.truncation", "soft_overlong needs the completion cap "
+                                       "(sampling.max_new_tokens)")]
+    # `<`: a buffer as long as the cap would penalise every completion by its length, a
+    # length penalty rather than DAPO's shaping of the overlong ones.
+    if rewards.overlong_buffer < max_new_tokens:
+        return []
+    return [("rewards.overlong_buffer", f"must be < sampling.max_new_tokens = "
+                                        f"{max_new_tokens} with soft_overlong, got "
+                                        f"{rewards.overlong_buffer}")]
+
+
+def validate_stages(stages: list[StageConfig], available_domains=None) -> None:
+    """Raise `ConfigError` listing every invalid field of `stages` (as `stages.<i>.<field>`).
+
+    available_domains: the domains the training data has; a stage naming another fails.
+    """
+    errors = [e for i, stage in enumerate(stages) for e in check_options(stage, f"stages.{i}")]
+    errors += _stage_rules(stages, available_domains)
+    if errors:
+        raise ConfigError(errors)
+
+
+def stage_domain_errors(name: str, domains, mixture, available_domains=None,
+                        at: str = "stage") -> list[tuple[str, str]]:
+    """(field, message) for each rule a stage's domains and mixture break.
+
+    name: the stage's name; domains: its domains; mixture: {domain: weight}, or empty for
+    as the data has it; available_domains: the domains the training data has (None: not
+    checked); at: the stage's path in messages (`stages.1`).
+    """
+    errors = []
+    if not domains:
+        errors.append((f"{at}.domains", "must name at least one domain"))
     available = set(available_domains) if available_domains is not None else None
+    for domain in domains:
+        if domain not in DOMAINS:
+            errors.append((f"{at}.domains", f"unknown domain {domain!r}; domains are "
+                                            f"{', '.join(DOMAINS)}"))
+        elif available is not None and domain not in available:
+            errors.append((f"{at}.domains", f"stage {name!r} trains on {domain!r} but the "
+                                            f"training data has no {domain} problems (it "
+                                            f"has: {', '.join(sorted(available)) or 'none'})"))
+    if mixture:
+        # Equal, not a subset: a domain of the stage without a weight would be silently
+        # never served (write weight 0 to mean that).
+        if set(mixture) != set(domains):
+            errors.append((f"{at}.mixture", f"must give a weight to each domain of the stage "
+                                            f"{list(domains)} and to no other, got "
+                                            f"{dict(mixture)}"))
+        if any(w < 0 for w in mixture.values()) or sum(mixture.values()) <= 0:
+            errors.append((f"{at}.mixture", f"weights must be >= 0 with a positive sum, got "
+                                            f"{dict(mixture)}"))
+    return errors
+
+
+def _stage_rules(stages: list[StageConfig], available_domains) -> list[tuple[str, str]]:
+    errors = []
+
+    def need(ok: bool, path: str, message: str) -> None:
+        if not ok:
+            errors.append((path, message))
+
+    need(len(stages) >= 1, "stages", "at least one stage is needed")
     for i, stage in enumerate(stages):
         at = f"stages.{i}"
         need(bool(stage.name) and stage.name not in [s.name for s in stages[:i]], f"{at}.name",
              f"must be a non-empty name not used by an earlier stage, got {stage.name!r}")
-        need(bool(stage.domains), f"{at}.domains", "must name at least one domain")
-        for domain in stage.domains:
-            need(domain in DOMAINS, f"{at}.domains",
-                 f"unknown domain {domain!r}; domains are {', '.join(DOMAINS)}")
-            need(available is None or domain not in DOMAINS or domain in available,
-                 f"{at}.domains", f"stage {stage.name!r} trains on {domain!r} but the training "
-                                  f"data has no {domain} problems (it has: "
-                                  f"{', '.join(sorted(available or ())) or 'none'})")
-        if stage.mixture:
-            need(set(stage.mixture) == set(stage.domains), f"{at}.mixture",
-                 f"must give a weight to each domain of the stage {stage.domains} and to no "
-                 f"other, got {stage.mixture}")
-            need(all(w >= 0 for w in stage.mixture.values()) and
-                 sum(stage.mixture.values()) > 0, f"{at}.mixture",
-                 f"weights must be >= 0 with a positive sum, got {stage.mixture}")
+        errors += stage_domain_errors(stage.name, stage.domains, stage.mixture,
+                                      available_domains, at)
         rule = stage.switch
         need(rule != "steps" or stage.steps is not None, f"{at}.steps",
              "switch=steps needs steps (>= 1)")
         need(rule != "epochs" or stage.epochs is not None, f"{at}.epochs",
              "switch=epochs needs epochs (>= 1)")
+        # Everywhere, not only in the CLI: `schedule.done` is what ends a run (the TRL
+        # integration's too), and these two rules may never fire.
         need(rule not in ("plateau", "end") or stage.max_steps is not None, f"{at}.max_steps",
              f"switch={rule} needs max_steps (>= 1) as a cap, since it may never fire")
         need(rule != "end" or i == len(stages) - 1, f"{at}.switch",
              "switch=end is for the last stage only (it never hands over)")
+    return errors
 
 
 # --------------------------------------------------------------------------------------------

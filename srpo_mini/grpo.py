@@ -11,7 +11,7 @@ prompt), log-probs logp, rollout log-probs old and reference log-probs ref, per 
                  + beta * KL_it
     KL_it      = exp(ref_it - logp_it) - (ref_it - logp_it) - 1  (k3, unbiased, >= 0)
 
-and, with m the completion mask and L the maximum completion length, the loss is
+and, with m the completion mask and L the completion cap (max_new_tokens), the loss is
 
     token      sum_it m_it l_it / sum_it m_it                    (SRPO, DAPO)
     sequence   1/N sum_i (sum_t m_it l_it / sum_t m_it)          (original GRPO)
@@ -118,13 +118,13 @@ def _check_aggregation(name: str) -> None:
 
 
 def loss_normalizer(aggregation: str, completion_mask: torch.Tensor,
-                    max_completion_length: int | None = None) -> float:
+                    max_new_tokens: int | None = None) -> float:
     """The denominator of the loss, from the completion mask of the WHOLE rollout batch.
 
     Args:
         aggregation: "token" | "sequence" | "constant".
         completion_mask: (N, T) of every row that the update will see.
-        max_completion_length: L for "constant" (default: T).
+        max_new_tokens: L for "constant" (default: T).
     Returns:
         token count (at least 1), N, or N * L.
     """
@@ -139,12 +139,12 @@ def loss_normalizer(aggregation: str, completion_mask: torch.Tensor,
         return max(float(completion_mask.sum()), 1.0)
     if aggregation == "sequence":  # every completion weighs the same (GRPO)
         return float(N)
-    return float(N * (max_completion_length or T))  # constant: N * L (Dr. GRPO)
+    return float(N * (max_new_tokens or T))  # constant: N * L (Dr. GRPO)
 
 
 def aggregate_loss(per_token_loss: torch.Tensor, completion_mask: torch.Tensor,
                    aggregation: str = "token", *, normalizer: float | None = None,
-                   max_completion_length: int | None = None) -> torch.Tensor:
+                   max_new_tokens: int | None = None) -> torch.Tensor:
     """Reduce per-token losses to the scalar loss.
 
     For a micro-batch pass the normalizer of the whole batch (`loss_normalizer`): the
@@ -155,13 +155,13 @@ def aggregate_loss(per_token_loss: torch.Tensor, completion_mask: torch.Tensor,
         completion_mask: (n, T), 1 on tokens that count.
         aggregation: "token" | "sequence" | "constant".
         normalizer: whole-batch denominator; None computes it from these rows alone.
-        max_completion_length: L for "constant" when normalizer is None (default: T).
+        max_new_tokens: L for "constant" when normalizer is None (default: T).
     Returns:
         scalar loss.
     """
     _check_aggregation(aggregation)
     if normalizer is None:
-        normalizer = loss_normalizer(aggregation, completion_mask, max_completion_length)
+        normalizer = loss_normalizer(aggregation, completion_mask, max_new_tokens)
     mask = completion_mask.to(per_token_loss.dtype)
     masked = per_token_loss * mask  # (n, T)
     if aggregation == "sequence":  # each row's mean over its own tokens; an empty row adds 0

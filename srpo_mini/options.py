@@ -296,10 +296,11 @@ def _within(value: float, bounds: dict) -> bool:
     return all(_BOUNDS[name][2](value, bound) for name, bound in bounds.items())
 
 
-def check_options(obj) -> list[tuple[str, str]]:
-    """(path, message) for every field outside its `choices` or `bounds`."""
+def check_options(obj, path: str = "") -> list[tuple[str, str]]:
+    """(path, message) for every field outside its `choices` or `bounds`; `path` prefixes
+    the field names when `obj` is one section of a larger tree (`"rewards"`)."""
     errors = []
-    for path, value, meta, hint in walk(obj):
+    for path, value, meta, hint in walk(obj, path):
         if meta.get("choices") and value not in meta["choices"]:
             errors.append((path, f"{value!r} is not one of {', '.join(meta['choices'])}"))
         bounds = meta.get("bounds")

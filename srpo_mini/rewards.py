@@ -21,8 +21,8 @@ Truncated completions (no EOS within max_new_tokens) follow `truncation`:
     soft_overlong  every completion is verified and scored as usual, and every rollout gets
                    DAPO's soft overlong penalty (off under the other two rules)
 
-With L the completion length in tokens (EOS included), L_max = `max_length` (the sampler's
-max_new_tokens) and L_cache = `overlong_buffer`:
+With L the completion length in tokens (EOS included), L_max = `max_new_tokens` (the
+sampler's cap, `sampling.max_new_tokens`) and L_cache = `overlong_buffer` (< L_max):
 
     overlong(L) = 0                                  L <= L_max - L_cache
                 = ((L_max - L_cache) - L) / L_cache  L_max - L_cache < L <= L_max
@@ -53,7 +53,6 @@ Differences from the paper:
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -61,6 +60,7 @@ from dataclasses import dataclass
 
 import torch
 
+from srpo_mini.config import RewardsConfig, validate_rewards
 from srpo_mini.prompts import has_format
 
 RewardFunc = Callable[..., list]
@@ -83,50 +83,11 @@ TRUNCATION_RULES = {
 }
 
 
-@dataclass
-class RewardConfig:
-    """Reward options, named as in `srpo_mini.config.RewardsConfig` (documented there)."""
-
-    format_weight: float = 0.0
-    code_pass_fraction: bool = False
-    truncation: str = "zero"            # zero | mask | soft_overlong
-    overlong_buffer: int = 16           # L_cache (soft_overlong only)
-    max_length: int | None = None       # L_max = the sampler's max_new_tokens (soft_overlong)
-    verify_timeout: float = 2.0
-    code_total_timeout: float = 10.0
-    math_extraction: str = "strict"     # strict | lenient (srpo_mini.verifiers.math_extract)
-    code_memory_mb: int = 512
-    verify_workers: int | None = None
-
-    def __post_init__(self):
-        if self.truncation not in TRUNCATION_RULES:
-            raise ValueError(f"rewards.truncation: {self.truncation!r} is not one of "
-                             f"{sorted(TRUNCATION_RULES)}")
-        if not math.isfinite(self.format_weight):
-            raise ValueError("rewards.format_weight: must be a finite number")
-        if self.truncation == "soft_overlong":
-            if self.max_length is None:
-                raise ValueError("rewards: soft_overlong needs max_length (max_new_tokens)")
-            if not 0 < self.overlong_buffer <= self.max_length:
-                raise ValueError(f"rewards.overlong_buffer: must be in (0, max_length="
-                                 f"{self.max_length}], got {self.overlong_buffer}")
-
-    @classmethod
-    def from_config(cls, rewards, max_new_tokens: int) -> RewardConfig:
-        """From a `config.RewardsConfig` and `config.sampling.max_new_tokens`."""
-        return cls(format_weight=rewards.format_weight,
-                   code_pass_fraction=rewards.code_pass_fraction,
-                   truncation=rewards.truncation, overlong_buffer=rewards.overlong_buffer,
-                   max_length=max_new_tokens, verify_timeout=rewards.verify_timeout,
-                   code_total_timeout=rewards.code_total_timeout,
-                   math_extraction=rewards.math_extraction,
-                   code_memory_mb=rewards.code_memory_mb, verify_workers=rewards.verify_workers)
-
-    def verifier_options(self) -> dict:
-        """Keyword arguments of `check_completions` taken from this config."""
-        return {"code_pass_fraction": self.code_pass_fraction, "timeout": self.verify_timeout,
-                "code_total_timeout": self.code_total_timeout, "memory_mb": self.code_memory_mb,
-                "workers": self.verify_workers, "math_extraction": self.math_extraction}
+def verifier_options_for(rewards: RewardsConfig) -> dict:
+    """Keyword arguments of `check_completions` taken from `config.rewards`."""
+    return {"code_pass_fraction": rewards.code_pass_fraction, "timeout": rewards.verify_timeout,
+            "code_total_timeout": rewards.code_total_timeout, "memory_mb": rewards.code_memory_mb,
+            "workers": rewards.verify_workers, "math_extraction": rewards.math_extraction}
 
 
 @dataclass
@@ -205,10 +166,10 @@ def reason_category(reason: str) -> str:
     return reason.split(":", 1)[0].strip() or "unknown"
 
 
-def soft_overlong_penalty(lengths, max_length: int, buffer: int) -> torch.Tensor:
+def soft_overlong_penalty(lengths, max_new_tokens: int, buffer: int) -> torch.Tensor:
     """DAPO's soft overlong penalty (section 3.4) for completion lengths (N,) -> (N,) in [-1, 0]."""
     lengths = torch.as_tensor(lengths, dtype=torch.float32)
-    soft_start = max_length - buffer
+    soft_start = max_new_tokens - buffer
     penalty = (soft_start - lengths) / buffer                     # negative past soft_start
     return penalty.clamp(min=-1.0, max=0.0)                       # 0 before, -1 beyond L_max
 
@@ -261,7 +222,8 @@ def _call_user(fn, prompts, completions, columns) -> torch.Tensor:
 
 def compute_rewards(problems: Sequence, completions: Sequence[str], *,
                     truncated=None, completion_lengths=None, prompts: Sequence[str] | None = None,
-                    config: RewardConfig | None = None,
+                    config: RewardsConfig | None = None,
+                    max_new_tokens: int | None = None,
                     reward_funcs: Sequence[RewardFunc] = (),
                     reward_weights: Sequence[float] | None = None,
                     check_fn: Callable | None = None,
@@ -271,13 +233,16 @@ def compute_rewards(problems: Sequence, completions: Sequence[str], *,
     problems: B `Problem`s; completions: N decoded texts; truncated: (N,) bool (default
     none); completion_lengths: (N,) tokens (needed by the overlong penalty); prompts: the
     B or N model inputs passed to user functions (default: the problem statements);
+    config: `config.rewards` (default: its defaults); max_new_tokens: the completion cap,
+    `sampling.max_new_tokens` (needed by soft_overlong);
     reward_funcs / reward_weights: TRL-style functions and their weights (default 1 each);
     check_fn: the verifier (default `srpo_mini.verifiers.check_completions`), called on
     the rows to verify as check_fn(problems, completions, **options), one problem per
-    completion, with options = config.verifier_options() updated by `verifier_options`.
-    Returns a `RewardBatch`.
+    completion, with options = `verifier_options_for(config)` updated by
+    `verifier_options`. Returns a `RewardBatch`.
     """
-    config = config or RewardConfig()
+    config = config or RewardsConfig()
+    validate_rewards(config, max_new_tokens)
     rule = TRUNCATION_RULES[config.truncation]
     n_rollouts = len(completions)
     if not problems or n_rollouts % len(problems):
@@ -297,7 +262,7 @@ def compute_rewards(problems: Sequence, completions: Sequence[str], *,
     to_verify = [i for i in range(n_rollouts) if rule.verify or not truncated[i]]
     verdicts = _verify([rows[i] for i in to_verify], [completions[i] for i in to_verify],
                        check_fn or _default_check_fn(),
-                       {**config.verifier_options(), **(verifier_options or {})})
+                       {**verifier_options_for(config), **(verifier_options or {})})
     correct = torch.zeros(n_rollouts, dtype=torch.bool)
     accuracy = torch.zeros(n_rollouts)
     reasons = ["truncated"] * n_rollouts
@@ -311,7 +276,7 @@ def compute_rewards(problems: Sequence, completions: Sequence[str], *,
     format_ok = format_ok * scored
     overlong = torch.zeros(n_rollouts)
     if rule.soft_overlong:
-        overlong = soft_overlong_penalty(lengths, config.max_length, config.overlong_buffer)
+        overlong = soft_overlong_penalty(lengths, max_new_tokens, config.overlong_buffer)
 
     rewards = accuracy + config.format_weight * format_ok + overlong
     terms = {}

@@ -11,7 +11,9 @@ it:
     end       last stage only: when history resampling has solved every prompt of the
               stage (`PromptPool.all_solved`), otherwise never
 
-and, whatever the rule, after `max_steps` steps in the stage if that cap is set.
+and, whatever the rule, after `max_steps` steps in the stage if that cap is set (plateau
+and end require it). The stages are `config.StageConfig`s, validated by
+`config.validate_stages`.
 
 The plateau rule, precisely. Let r_1, r_2, ... be the mean training rewards of the stage's
 steps and W = `plateau_window`. From step t = W on, every step is a check:
@@ -53,79 +55,11 @@ Differences from the paper:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, is_dataclass
 
-DOMAINS = ("math", "code")
+from .config import StageConfig, default_stages, from_dict, validate_stages
 
-
-@dataclass
-class Stage:
-    """One stage of training; every rule field is read only by its rule."""
-
-    name: str
-    domains: tuple[str, ...] = ("math",)
-    mixture: dict[str, float] | None = None  # {domain: weight}; None: as the data has it
-    switch: str = "steps"                    # steps | epochs | plateau | end
-    steps: int | None = None                 # rule "steps": steps in this stage
-    epochs: int | None = None                # rule "epochs": full passes in this stage
-    plateau_window: int = 10                 # rule "plateau": W steps per moving average
-    plateau_min_delta: float = 0.01          # rule "plateau": smallest rise that counts
-    plateau_patience: int | None = None      # rule "plateau": checks without a rise (None: W)
-    max_steps: int | None = None             # any rule: the stage ends after this many steps
-
-    def __post_init__(self):
-        self.domains = tuple(self.domains)
-        self.mixture = dict(self.mixture) if self.mixture else None     # {} means none
-
-
-def default_stages(stage1_steps: int = 20) -> list[Stage]:
-    """SRPO's two stages: math only, then math + code half and half until all is solved."""
-    return [Stage("math", ("math",), switch="steps", steps=stage1_steps),
-            Stage("math+code", ("math", "code"), {"math": 0.5, "code": 0.5}, switch="end")]
-
-
-def validate_stages(stages: list[Stage], available_domains=None) -> None:
-    """Raise ValueError naming `stages.<i>.<field>` for the first invalid value.
-
-    available_domains: the domains the training data has; a stage naming another fails.
-    """
-    if not stages:
-        raise ValueError("stages: at least one stage is needed")
-    for i, stage in enumerate(stages):
-        where = f"stages.{i}"
-        if not stage.domains or any(d not in DOMAINS for d in stage.domains):
-            raise ValueError(f"{where}.domains: {stage.domains} must be a non-empty subset "
-                             f"of {DOMAINS}")
-        if available_domains is not None:
-            lacking = [d for d in stage.domains if d not in set(available_domains)]
-            if lacking:
-                raise ValueError(f"{where}.domains: the training data has no {lacking} problems")
-        if stage.mixture is not None:
-            weights = stage.mixture
-            if any(d not in stage.domains for d in weights):
-                raise ValueError(f"{where}.mixture: keys {sorted(weights)} must be among the "
-                                 f"stage's domains {stage.domains}")
-            if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-                raise ValueError(f"{where}.mixture: weights must be >= 0 with a positive sum")
-        if stage.switch not in SWITCH_RULES:
-            raise ValueError(f"{where}.switch: {stage.switch!r} is not one of "
-                             f"{sorted(SWITCH_RULES)}")
-        if stage.switch == "steps" and (stage.steps is None or stage.steps < 1):
-            raise ValueError(f"{where}.steps: must be >= 1 for switch='steps', got {stage.steps}")
-        if stage.switch == "epochs" and (stage.epochs is None or stage.epochs < 1):
-            raise ValueError(f"{where}.epochs: must be >= 1 for switch='epochs', "
-                             f"got {stage.epochs}")
-        if stage.switch == "end" and i != len(stages) - 1:
-            raise ValueError(f"{where}.switch: 'end' is for the last stage only")
-        if stage.switch == "plateau":
-            if stage.plateau_window < 1:
-                raise ValueError(f"{where}.plateau_window: must be >= 1")
-            if stage.plateau_patience is not None and stage.plateau_patience < 1:
-                raise ValueError(f"{where}.plateau_patience: must be >= 1 or null")
-            if stage.plateau_min_delta < 0:
-                raise ValueError(f"{where}.plateau_min_delta: must be >= 0")
-        if stage.max_steps is not None and stage.max_steps < 1:
-            raise ValueError(f"{where}.max_steps: must be >= 1 or null")
+__all__ = ["StageConfig", "StageSchedule", "default_stages", "validate_stages"]
 
 
 class SwitchRule:
@@ -146,7 +80,7 @@ class SwitchRule:
 class WhenAllSolved(SwitchRule):
     """Rule "end": the last stage ends when nothing is left to learn from."""
 
-    def __init__(self, stage: Stage):
+    def __init__(self, stage: StageConfig):
         pass
 
     def should_switch(self, steps, epochs, reward, all_solved):
@@ -156,7 +90,7 @@ class WhenAllSolved(SwitchRule):
 class AfterSteps(SwitchRule):
     """Rule "steps": end after `stage.steps` steps in the stage."""
 
-    def __init__(self, stage: Stage):
+    def __init__(self, stage: StageConfig):
         self.steps = stage.steps
 
     def should_switch(self, steps, epochs, reward, all_solved):
@@ -166,7 +100,7 @@ class AfterSteps(SwitchRule):
 class AfterEpochs(SwitchRule):
     """Rule "epochs": end after `stage.epochs` full passes over the stage's pool."""
 
-    def __init__(self, stage: Stage):
+    def __init__(self, stage: StageConfig):
         self.epochs = stage.epochs
 
     def should_switch(self, steps, epochs, reward, all_solved):
@@ -176,7 +110,7 @@ class AfterEpochs(SwitchRule):
 class RewardPlateau(SwitchRule):
     """Rule "plateau": the moving-average rule of the module docstring."""
 
-    def __init__(self, stage: Stage):
+    def __init__(self, stage: StageConfig):
         self.window, self.min_delta = stage.plateau_window, stage.plateau_min_delta
         self.patience = stage.plateau_patience or stage.plateau_window
         self.recent: deque[float] = deque(maxlen=self.window)
@@ -205,28 +139,23 @@ SWITCH_RULES = {"steps": AfterSteps, "epochs": AfterEpochs, "plateau": RewardPla
                 "end": WhenAllSolved}
 
 
-def _as_stage(stage, index: int) -> Stage:
-    """A `Stage` from a Stage, a dict (YAML) or another dataclass (`config.StageConfig`)."""
-    if isinstance(stage, Stage):
+def _as_stage(stage, index: int) -> StageConfig:
+    """A `StageConfig` from a StageConfig, a dict (YAML) or a dataclass of the same fields."""
+    if isinstance(stage, StageConfig):
         return stage
-    if is_dataclass(stage):
-        stage = asdict(stage)
-    known = set(Stage.__dataclass_fields__)
-    unknown = sorted(set(stage) - known)
-    if unknown or "name" not in stage:
-        raise ValueError(f"stages.{index}: unknown fields {unknown}" if unknown
-                         else f"stages.{index}.name: missing")
-    return Stage(**stage)
+    return from_dict(asdict(stage) if is_dataclass(stage) else stage, StageConfig,
+                     path=f"stages.{index}")
 
 
 class StageSchedule:
     """The list of stages, the current one, and the switch rule's state.
 
-    stages: `Stage` objects, dicts with the same fields (YAML) or `config.StageConfig`s.
+    stages: `config.StageConfig`s or dicts of their fields (YAML); default:
+    `config.default_stages()`, the run's default.
     available_domains: the training data's domains, to reject a stage naming another.
     """
 
-    def __init__(self, stages: list[Stage | dict] | None = None, available_domains=None):
+    def __init__(self, stages: list[StageConfig | dict] | None = None, available_domains=None):
         self.stages = [_as_stage(s, i) for i, s in
                        enumerate(stages if stages is not None else default_stages())]
         validate_stages(self.stages, available_domains)
@@ -242,7 +171,7 @@ class StageSchedule:
         return SWITCH_RULES[stage.switch](stage)
 
     @property
-    def current_stage(self) -> Stage:
+    def current_stage(self) -> StageConfig:
         return self.stages[self.index]
 
     @property

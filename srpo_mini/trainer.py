@@ -46,10 +46,10 @@ from .metrics import MetricsLogger, format_postfix, format_summary, read_metrics
 from .model import load_model
 from .prompts import render_prompt
 from .resampling import CollectedGroups, PromptPool, collect_groups, resampler_from_config
-from .rewards import RewardConfig, compute_rewards, reason_category
+from .rewards import compute_rewards, reason_category
 from .sampler import generate_rollouts
 from .schedule import StageSchedule
-from .update import UpdateConfig, optimize_policy
+from .update import optimize_policy
 from .verifiers.sandbox import detect_isolation
 
 
@@ -133,17 +133,6 @@ class Run:
                                            weight_decay=optim.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, warmup_then_constant(optim.warmup_steps))
-        self.update_config = UpdateConfig(
-            num_updates=optim.mu, micro_batch_size=optim.micro_batch_size,
-            temperature=config.sampling.temperature, clip_eps_low=config.loss.clip_eps_low,
-            clip_eps_high=config.loss.clip_eps_high, beta=config.loss.beta,
-            aggregation=config.loss.aggregation,
-            max_completion_length=config.sampling.max_new_tokens,
-            max_grad_norm=optim.max_grad_norm, compute_entropy=config.logging.entropy)
-        self.reward_config = RewardConfig.from_config(config.rewards,
-                                                      config.sampling.max_new_tokens)
-        self.verifier_options = self.reward_config.verifier_options()
-
         self.resampler = resampler_from_config(config.resampling, seed=config.run.seed)
         self.pool = PromptPool(self.train_problems, self.resampler,
                                batch_size=config.sampling.prompts_per_step, seed=config.run.seed)
@@ -251,7 +240,7 @@ class Run:
         history = []
         if len(batch.rollout):  # DAPO can end its refill rounds with no group to train on
             history = optimize_policy(self.model, self.optimizer, batch.rollout, advantages,
-                                      self.update_config, ref_model=self.ref_model,
+                                      config, ref_model=self.ref_model,
                                       loss_mask=batch.rewards.loss_mask, scheduler=self.scheduler)
             self._check_finite(history)
         times["time_train"] = time.perf_counter() - started
@@ -279,8 +268,8 @@ class Run:
         started = time.perf_counter()
         scores = compute_rewards(problems, rollout.texts, truncated=rollout.truncated,
                                  completion_lengths=rollout.completion_lengths,
-                                 prompts=prompts, config=self.reward_config,
-                                 verifier_options=self.verifier_options)
+                                 prompts=prompts, config=config.rewards,
+                                 max_new_tokens=config.sampling.max_new_tokens)
         times["time_verify"] += time.perf_counter() - started
         self.state.generated_tokens += int(rollout.completion_mask.sum())
         return rollout, scores

@@ -27,32 +27,17 @@ Differences from the paper:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import torch
 
+from .config import Config, validate_sections
 from .grpo import aggregate_loss, clipped_surrogate, k3_kl, loss_normalizer, policy_metrics
 from .logprobs import length_grouped_rows, per_token_logps, rows_logps
 
 
-@dataclass
-class UpdateConfig:
-    """The knobs of one policy update."""
-
-    num_updates: int = 1  # mu: optimizer steps per rollout batch (DeepSeekMath: 1)
-    micro_batch_size: int | None = None  # rows per forward/backward; None = all (memory only)
-    temperature: float = 1.0  # the sampler's temperature, so log-probs score its policy
-    clip_eps_low: float = 0.2  # ratio floor 1 - low (PPO / DAPO)
-    clip_eps_high: float = 0.28  # ratio ceiling 1 + high (DAPO clip-higher, used by SRPO)
-    beta: float = 0.0  # KL weight to the reference model; SRPO removes KL (0)
-    aggregation: str = "token"  # "token" (SRPO, DAPO) | "sequence" (GRPO) | "constant" (Dr. GRPO)
-    max_completion_length: int | None = None  # L of "constant"; None = the batch's width T
-    max_grad_norm: float | None = 1.0  # clip the global gradient norm; None = no clipping
-    compute_entropy: bool = False  # log the policy's token entropy (one extra softmax)
-
-
 def optimize_policy(model, optimizer, rollout, advantages: torch.Tensor,
-                    config: UpdateConfig | None = None, *, ref_model=None,
+                    config: Config | None = None, *, ref_model=None,
                     old_per_token_logps: torch.Tensor | None = None,
                     ref_per_token_logps: torch.Tensor | None = None,
                     loss_mask: torch.Tensor | None = None,
@@ -64,7 +49,11 @@ def optimize_policy(model, optimizer, rollout, advantages: torch.Tensor,
         optimizer: a torch optimizer over the model's parameters (AdamW in the trainer).
         rollout: a `sampler.RolloutBatch` with N rows.
         advantages: (N,) from `grpo.group_advantages`.
-        config: `UpdateConfig` (defaults: one token-level update, clip 0.2 / 0.28, no KL).
+        config: the run's `Config`; the update reads `loss` (clip eps, aggregation, beta),
+            `optim` (mu, micro_batch_size, max_grad_norm), `sampling.temperature` (so the
+            log-probs score the sampler's policy), `sampling.max_new_tokens` (L of
+            `constant` aggregation) and `logging.entropy`. Default: `Config()`, one
+            token-level update, clip 0.2 / 0.28, no KL.
         ref_model: reference policy, needed when beta > 0 and `ref_per_token_logps` is None.
         old_per_token_logps: (N, T) rollout-policy log-probs, if already known (e.g. from
             the inference engine); default: computed here once, before the first step.
@@ -78,9 +67,10 @@ def optimize_policy(model, optimizer, rollout, advantages: torch.Tensor,
         clip_fraction_low, clip_fraction_high, clip_fraction, approx_kl, ratio_mean,
         and entropy / kl when computed.
     """
-    config = config or UpdateConfig()
-    if config.num_updates < 1:
-        raise ValueError("num_updates (mu) must be >= 1")
+    config = config or Config()
+    validate_sections(config, "loss", "optim", "sampling")
+    loss_config, optim = config.loss, config.optim
+    temperature, micro_batch_size = config.sampling.temperature, optim.micro_batch_size
     N = len(rollout)
     if advantages.shape != (N,):
         raise ValueError(f"advantages must have shape ({N},), got {tuple(advantages.shape)}")
@@ -97,44 +87,44 @@ def optimize_policy(model, optimizer, rollout, advantages: torch.Tensor,
     completion_mask = rollout.completion_mask.to(device)  # (N, T)
     advantages = advantages.to(device=device, dtype=torch.float32)
     # Rows of similar length share a micro-batch: less padding, same loss and gradient.
-    batches = length_grouped_rows(rollout.completion_mask, config.micro_batch_size)
+    batches = length_grouped_rows(rollout.completion_mask, micro_batch_size)
 
     # 1. rollout-policy log-probs, once: every one of the mu steps measures its ratio
     #    against the policy that sampled, not against the previous step.
-    if old_per_token_logps is None and config.num_updates > 1:
-        old_per_token_logps = per_token_logps(model, rollout, temperature=config.temperature,
-                                              micro_batch_size=config.micro_batch_size)
+    if old_per_token_logps is None and optim.mu > 1:
+        old_per_token_logps = per_token_logps(model, rollout, temperature=temperature,
+                                              micro_batch_size=micro_batch_size)
     # 2. reference log-probs, once, only when the KL term is on.
-    if config.beta > 0 and ref_per_token_logps is None:
+    if loss_config.beta > 0 and ref_per_token_logps is None:
         if ref_model is None:
             raise ValueError("beta > 0 needs ref_model or ref_per_token_logps")
         ref_per_token_logps = per_token_logps(ref_model, rollout,
-                                              temperature=config.temperature,
-                                              micro_batch_size=config.micro_batch_size)
+                                              temperature=temperature,
+                                              micro_batch_size=micro_batch_size)
     # 3. one denominator for the whole batch, so the micro-batch split cannot change it.
-    normalizer = loss_normalizer(config.aggregation, completion_mask,
-                                 config.max_completion_length)
+    normalizer = loss_normalizer(loss_config.aggregation, completion_mask,
+                                 config.sampling.max_new_tokens)
     parameters = [p for p in model.parameters() if p.requires_grad]
 
     history = []
-    for update in range(config.num_updates):
+    for update in range(optim.mu):
         model.zero_grad(set_to_none=True)
         loss_total, sums, tokens_total = 0.0, {}, 0.0
         for rows in batches:
             logps, entropy = rows_logps(
                 model, rollout.prompt_ids[rows], rollout.prompt_mask[rows],
                 rollout.completion_ids[rows], rollout.completion_mask[rows],
-                temperature=config.temperature, with_entropy=config.compute_entropy)
+                temperature=temperature, with_entropy=config.logging.entropy)
             old = logps.detach() if old_per_token_logps is None else old_per_token_logps[rows]
             mask = completion_mask[rows]
             per_token_loss, ratio = clipped_surrogate(
                 logps, old.to(device), advantages[rows],
-                clip_eps_low=config.clip_eps_low, clip_eps_high=config.clip_eps_high)
+                clip_eps_low=loss_config.clip_eps_low, clip_eps_high=loss_config.clip_eps_high)
             kl = None
-            if config.beta > 0:
+            if loss_config.beta > 0:
                 kl = k3_kl(logps, ref_per_token_logps[rows].to(device))
-                per_token_loss = per_token_loss + config.beta * kl
-            loss = aggregate_loss(per_token_loss, mask, config.aggregation,
+                per_token_loss = per_token_loss + loss_config.beta * kl
+            loss = aggregate_loss(per_token_loss, mask, loss_config.aggregation,
                                   normalizer=normalizer)
             loss.backward()  # gradients add up across micro-batches
             loss_total += loss.item()
@@ -142,12 +132,12 @@ def optimize_policy(model, optimizer, rollout, advantages: torch.Tensor,
             tokens = float(mask.sum())
             tokens_total += tokens
             for name, value in policy_metrics(ratio.detach(), advantages[rows], mask,
-                                              clip_eps_low=config.clip_eps_low,
-                                              clip_eps_high=config.clip_eps_high,
+                                              clip_eps_low=loss_config.clip_eps_low,
+                                              clip_eps_high=loss_config.clip_eps_high,
                                               entropy=entropy, kl=kl).items():
                 sums[name] = sums.get(name, 0.0) + value * tokens
 
-        max_norm = config.max_grad_norm if config.max_grad_norm is not None else math.inf
+        max_norm = optim.max_grad_norm if optim.max_grad_norm is not None else math.inf
         grad_norm = float(torch.nn.utils.clip_grad_norm_(parameters, max_norm))
         skipped = not (math.isfinite(loss_total) and math.isfinite(grad_norm))
         if not skipped:

@@ -8,6 +8,7 @@ merges) and validation messages that name the field at fault.
 from __future__ import annotations
 
 from argparse import Namespace
+from types import SimpleNamespace
 from dataclasses import fields, is_dataclass
 
 import pytest
@@ -15,6 +16,7 @@ import yaml
 
 from srpo_mini import config as cfg
 from srpo_mini.cli import build_parser
+from srpo_mini.data.schema import Problem
 from srpo_mini.config import (Config, ConfigError, HubDataset, StageConfig, apply_overrides,
                               config_from_args, dump_yaml, get_preset, load_yaml,
                               resolve_config, resolve_device, resolve_dtype, save_yaml,
@@ -298,17 +300,38 @@ def test_presets_registry_matches_docs():
 
 
 def test_sections_feed_their_modules():
-    """The stage, resampling and reward sections build the objects that consume them."""
+    """The stage, resampling and reward sections are what their modules consume."""
     from srpo_mini.resampling import resampler_from_config
-    from srpo_mini.rewards import RewardConfig
+    from srpo_mini.rewards import compute_rewards
     from srpo_mini.schedule import StageSchedule
 
     for name in cfg.PRESETS:
         config = get_preset(name)
         schedule = StageSchedule(config.stages, available_domains={"math", "code"})
         assert [(s.name, s.domains) for s in schedule.stages] == [
-            ("math", ("math",)), ("math+code", ("math", "code"))]
-        rewards = RewardConfig.from_config(config.rewards, config.sampling.max_new_tokens)
-        assert rewards.truncation == config.rewards.truncation
+            ("math", ["math"]), ("math+code", ["math", "code"])]
+        problem = Problem(id="m", domain="math", prompt="q", answer="1")
+        cap = config.sampling.max_new_tokens
+        wrong = SimpleNamespace(correct=False, score=0.0, reason="unequal")
+        rewards = compute_rewards([problem], ["x"], config=config.rewards, max_new_tokens=cap,
+                                  truncated=[True], completion_lengths=[cap],
+                                  check_fn=lambda problems, completions, **options: [wrong])
+        # cut at the cap: -1 under the gpu preset's soft_overlong, no term under tiny's zero
+        soft = config.rewards.truncation == "soft_overlong"
+        assert rewards.overlong.tolist() == ([-1.0] if soft else [0.0])
     dapo = apply_overrides(Config(), ["resampling.strategy=dapo", "resampling.dapo_max_rounds=5"])
     assert resampler_from_config(dapo.resampling).max_extra_rounds == 5
+
+
+def test_choices_are_the_components_registries():
+    """Each string setting with a registry behind it offers exactly the registry's names."""
+    from srpo_mini.grpo import AGGREGATIONS
+    from srpo_mini.rewards import TRUNCATION_RULES
+    from srpo_mini.schedule import SWITCH_RULES
+
+    def choices(cls, name):
+        return {f.metadata["choices"] for f in fields(cls) if f.name == name}.pop()
+
+    assert set(choices(cfg.LossConfig, "aggregation")) == set(AGGREGATIONS)
+    assert set(choices(cfg.RewardsConfig, "truncation")) == set(TRUNCATION_RULES)
+    assert set(choices(StageConfig, "switch")) == set(SWITCH_RULES)

@@ -30,9 +30,9 @@ MASK = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0]])
 ])
 def test_aggregation_golden_values_whole_and_split(aggregation, expected):
     """The issue's golden losses, for the whole batch and for two one-row micro-batches."""
-    whole = aggregate_loss(LOSSES, MASK, aggregation, max_completion_length=4)
+    whole = aggregate_loss(LOSSES, MASK, aggregation, max_new_tokens=4)
     assert whole.item() == pytest.approx(expected, abs=1e-7)
-    normalizer = loss_normalizer(aggregation, MASK, max_completion_length=4)
+    normalizer = loss_normalizer(aggregation, MASK, max_new_tokens=4)
     split = sum(aggregate_loss(LOSSES[i:i + 1], MASK[i:i + 1], aggregation,
                                normalizer=normalizer) for i in range(2))
     assert split.item() == pytest.approx(expected, abs=1e-7)
@@ -217,7 +217,7 @@ def test_loss_matches_loop(seed, aggregation, beta):
     logp, old, ref, adv, mask = random_batch(seed)
     per_token_loss, _ = clipped_surrogate(logp, old, adv, clip_eps_low=0.2, clip_eps_high=0.28)
     per_token_loss = per_token_loss + beta * k3_kl(logp, ref)
-    loss = aggregate_loss(per_token_loss, mask, aggregation, max_completion_length=10)
+    loss = aggregate_loss(per_token_loss, mask, aggregation, max_new_tokens=10)
     losses = [[naive_token_loss(logp[i, t].item(), old[i, t].item(), adv[i].item(), 0.2,
                                 0.28, beta, ref[i, t].item()) for t in range(logp.shape[1])]
               for i in range(logp.shape[0])]
@@ -254,11 +254,11 @@ def test_split_invariance_of_loss_and_gradient(aggregation, sizes):
     logp0, old, _, adv, mask = random_batch(11)
     logp = logp0.clone().requires_grad_(True)
     full = aggregate_loss(clipped_surrogate(logp, old, adv)[0], mask, aggregation,
-                          max_completion_length=9)
+                          max_new_tokens=9)
     full.backward()
     full_grad = logp.grad.clone()
     logp.grad = None
-    normalizer = loss_normalizer(aggregation, mask, max_completion_length=9)
+    normalizer = loss_normalizer(aggregation, mask, max_new_tokens=9)
     total, start = 0.0, 0
     for size in sizes:
         rows = slice(start, start + size)
@@ -299,11 +299,11 @@ def test_gradient_at_ratio_one_is_reinforce(aggregation):
     def grpo_loss(z):
         logp = token_logps(z)
         per_token_loss, _ = clipped_surrogate(logp, logp.detach(), advantages)
-        return aggregate_loss(per_token_loss, mask, aggregation, max_completion_length=T)
+        return aggregate_loss(per_token_loss, mask, aggregation, max_new_tokens=T)
 
     (grad,) = torch.autograd.grad(grpo_loss(logits), logits)
     reinforce = aggregate_loss(-advantages.unsqueeze(1) * token_logps(logits), mask,
-                               aggregation, max_completion_length=T)
+                               aggregation, max_new_tokens=T)
     (reinforce_grad,) = torch.autograd.grad(reinforce, logits)
     torch.testing.assert_close(grad, reinforce_grad, rtol=1e-12, atol=1e-14)
 
@@ -317,7 +317,7 @@ def test_gradient_at_ratio_one_is_reinforce(aggregation):
         bumped_down[index] -= h
         objective = lambda z: aggregate_loss(  # noqa: E731
             -advantages.unsqueeze(1) * token_logps(z), mask, aggregation,
-            max_completion_length=T)
+            max_new_tokens=T)
         numeric = (objective(bumped_up) - objective(bumped_down)).item() / (2 * h)
         assert grad[index].item() == pytest.approx(numeric, abs=1e-7)
         checked += 1

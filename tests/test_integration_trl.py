@@ -30,7 +30,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*gradient_checkpointing.*:Futur
 from datasets import Dataset  # noqa: E402
 from trl import GRPOConfig  # noqa: E402
 
-from srpo_mini.config import LossConfig, OptimConfig, SamplingConfig  # noqa: E402
+from srpo_mini.config import (Config, LossConfig, OptimConfig, SamplingConfig,  # noqa: E402
+                              validate)
 from srpo_mini.data.synthetic import make_tiny_world  # noqa: E402
 from srpo_mini.integrations.trl import (  # noqa: E402
     SRPO_GRPO_SETTINGS, HistoryResamplingSampler, SRPOCallback, SRPOGRPOTrainer,
@@ -38,7 +39,7 @@ from srpo_mini.integrations.trl import (  # noqa: E402
 from srpo_mini.model import build_tiny_model  # noqa: E402
 from srpo_mini.prompts import format_completion  # noqa: E402
 from srpo_mini.ledger import read_ledger  # noqa: E402
-from srpo_mini.schedule import Stage  # noqa: E402
+from srpo_mini.schedule import StageConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MATH_IDS = [f"m{i}" for i in range(6)]
@@ -46,8 +47,9 @@ CODE_IDS = [f"c{i}" for i in range(4)]
 EASY = {"m0", "m1"}           # every rollout correct
 MIXED = {"m2", "m3", "c0"}    # the first rollout of each group correct, the others wrong
 WRONG = {"m4", "m5"}          # every rollout wrong
-STAGES = [Stage("math", ("math",), switch="epochs", epochs=1),
-          Stage("math+code", ("math", "code"), {"math": 0.5, "code": 0.5}, switch="end")]
+STAGES = [StageConfig("math", ["math"], switch="epochs", epochs=1),
+          StageConfig("math+code", ["math", "code"], {"math": 0.5, "code": 0.5}, switch="end",
+                      max_steps=1000)]   # end needs a cap; the Trainer's limits come first
 
 
 def tiny_dataset():
@@ -220,11 +222,24 @@ def test_resume_from_the_last_checkpoint_trains_nothing(keyed_run, tmp_path):
     assert srpo.state_dict() == keyed_run["srpo"].state_dict()
 
 
+def test_default_stages_pass_the_cli_validation():
+    """SRPOCallback given no stages uses config.default_stages(): the CLI's own default
+    list (math 120 steps, then math + code 50), which `srpo-mini train` validates."""
+    srpo = SRPOCallback(seed=0)
+    srpo.setup(tiny_dataset(), batch_size=2)
+    assert srpo.schedule.stages == Config().stages
+    assert [(s.name, s.domains, s.steps) for s in srpo.schedule.stages] == [
+        ("math", ["math"], 120), ("math+code", ["math", "code"], 50)]
+    config = Config()
+    config.stages = srpo.schedule.stages
+    validate(config, available_domains={"math", "code"})   # raises ConfigError on a fault
+
+
 def test_max_steps_is_reached_while_epochs_shrink(tmp_path):
     """One stage, 6 math prompts; the 2 easy ones are dropped after epoch 0, so the epochs
     take 3, 2, 2, 2, ... steps. The Trainer sizes its epoch count as ceil(8 / 3) = 3 from
     the first epoch, which would end the run at step 7; max_steps = 8 is still reached."""
-    stages = [Stage("math", ("math",), switch="end")]
+    stages = [StageConfig("math", ["math"], switch="end", max_steps=1000)]
     model, tokenizer = tiny_model()
     srpo, calls = SRPOCallback(stages, seed=0), []
     trainer = SRPOGRPOTrainer(model=model, processing_class=tokenizer,
@@ -245,7 +260,8 @@ def test_real_verifier_rewards_through_trl(tmp_path):
                             code_train_per_level=1, code_eval_per_level=1)
     problems = world.train["math"][:2] + world.train["code"][:2]
     model, tokenizer = tiny_model()
-    srpo = SRPOCallback([Stage("both", ("math", "code"), switch="end")], seed=0)
+    srpo = SRPOCallback([StageConfig("both", ["math", "code"], switch="end", max_steps=1000)],
+                        seed=0)
     trainer = SRPOGRPOTrainer(
         model=model, processing_class=tokenizer,
         reward_funcs=[srpo.track(math_accuracy_reward), srpo.track(code_accuracy_reward)],

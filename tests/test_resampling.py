@@ -462,10 +462,15 @@ def test_errors_name_the_problem():
     pool = PromptPool(math_problems(2), batch_size=1)
     with pytest.raises(RuntimeError, match="set_stage"):
         pool.next_prompts()
-    with pytest.raises(ValueError, match=r"no training problems for domains \['code'\]"):
+    with pytest.raises(ValueError, match=r"stage 'code' trains on 'code' but the training data "
+                                         r"has no code problems"):
         pool.set_stage("code", ["math", "code"])
     with pytest.raises(ValueError, match="mixture"):
         pool.set_stage("math", ["math"], {"code": 1.0})
+    # the config's rule: a weight for each of the stage's domains, not for some of them
+    with pytest.raises(ValueError, match="mixture: must give a weight to each domain"):
+        PromptPool(math_problems(2) + [Problem(id="c0", domain="code", prompt="p")],
+                   batch_size=1).set_stage("both", ["math", "code"], {"math": 1.0})
     with pytest.raises(ValueError, match="3 outcomes for 1 prompts x group_size 4"):
         HistoryResampling().observe(["m0"], [1, 1, 1], 4)
 

@@ -16,7 +16,8 @@ import torch
 
 from srpo_mini.data.schema import Problem
 from srpo_mini.prompts import format_completion
-from srpo_mini.rewards import (RewardConfig, compute_rewards, concat_reward_batches,
+from srpo_mini.config import Config, ConfigError, RewardsConfig, apply_overrides
+from srpo_mini.rewards import (compute_rewards, concat_reward_batches,
                                reason_category, soft_overlong_penalty)
 
 MATH = Problem(id="m0", domain="math", prompt="1 + 1 = ?", answer="2")
@@ -55,7 +56,7 @@ def test_accuracy_by_domain_binary_and_pass_fraction():
     binary = score([MATH, CODE], completions)
     assert binary.rewards.tolist() == [1.0, 0.0, 1.0, 0.0]
     assert binary.correct.tolist() == [True, False, True, False]
-    fraction = score([MATH, CODE], completions, config=RewardConfig(code_pass_fraction=True))
+    fraction = score([MATH, CODE], completions, config=RewardsConfig(code_pass_fraction=True))
     assert fraction.rewards.tolist() == [1.0, 0.0, 1.0, 0.5]
     assert fraction.correct.tolist() == [True, False, True, False]   # history sees all-pass only
     # per domain: math (1 + 0) / 2 = 0.5; code (1 + 0.5) / 2 = 0.75
@@ -84,7 +85,7 @@ def test_format_reward_is_added_with_its_weight():
     completions = [format_completion("think right", "\\boxed{2}"),
                    format_completion("think wrong", "\\boxed{3}"),
                    "right but no tags"]
-    batch = score([MATH], completions, config=RewardConfig(format_weight=0.1))
+    batch = score([MATH], completions, config=RewardsConfig(format_weight=0.1))
     assert batch.format.tolist() == [1.0, 1.0, 0.0]
     assert batch.rewards.tolist() == pytest.approx([1.1, 0.1, 1.0])
 
@@ -103,7 +104,7 @@ def test_truncation_rules(rule, rewards, loss_mask, verified):
     verifier = FakeVerifier()
     batch = score([MATH], ["right", "right <think"], truncated=[False, True],
                   completion_lengths=[4, 10], check_fn=verifier,
-                  config=RewardConfig(truncation=rule, max_length=10, overlong_buffer=4))
+                  config=RewardsConfig(truncation=rule, overlong_buffer=4), max_new_tokens=10)
     assert batch.rewards.tolist() == rewards
     assert batch.loss_mask.tolist() == loss_mask
     assert verifier.calls[0][0] == verified
@@ -124,8 +125,8 @@ def test_soft_overlong_adds_to_accuracy():
     right at L=60 -> 1; truncated right at L=100 -> 1 - 1 = 0."""
     batch = score([MATH], ["right", "wrong", "right", "right"],
                   truncated=[False, False, False, True], completion_lengths=[90, 85, 60, 100],
-                  config=RewardConfig(truncation="soft_overlong", max_length=100,
-                                      overlong_buffer=20))
+                  config=RewardsConfig(truncation="soft_overlong", overlong_buffer=20),
+                  max_new_tokens=100)
     assert batch.rewards.tolist() == pytest.approx([0.5, -0.25, 1.0, 0.0])
     assert batch.overlong.tolist() == pytest.approx([-0.5, -0.25, 0.0, -1.0])
 
@@ -186,30 +187,45 @@ def test_verifier_failure_gives_zero_with_the_reason(verifier, reason):
 
 
 def test_inputs_are_checked():
-    """Whole groups per problem; soft_overlong needs lengths and a max_length."""
+    """Whole groups per problem; soft_overlong needs lengths and the completion cap; the
+    config's own validator runs (one rule, one place: config.validate_rewards)."""
     with pytest.raises(ValueError, match="3 completions for 2 problems"):
         score([MATH, CODE], ["right"] * 3)
     with pytest.raises(ValueError, match="needs completion_lengths"):
-        score([MATH], ["right"], config=RewardConfig(truncation="soft_overlong", max_length=32))
-    with pytest.raises(ValueError, match="needs max_length"):
-        RewardConfig(truncation="soft_overlong")
-    with pytest.raises(ValueError, match="rewards.truncation: 'drop'"):
-        RewardConfig(truncation="drop")
+        score([MATH], ["right"], config=RewardsConfig(truncation="soft_overlong"),
+              max_new_tokens=32)
+    with pytest.raises(ConfigError, match=r"needs the completion cap \(sampling.max_new_tokens"):
+        score([MATH], ["right"], config=RewardsConfig(truncation="soft_overlong"),
+              completion_lengths=[4])
+    with pytest.raises(ConfigError, match="rewards.truncation: 'drop'"):
+        score([MATH], ["right"], config=RewardsConfig(truncation="drop"))
+    # as `srpo-mini train` rules: the buffer must be shorter than the cap
+    with pytest.raises(ConfigError, match="must be < sampling.max_new_tokens = 8"):
+        score([MATH], ["right"], config=RewardsConfig(truncation="soft_overlong",
+                                                      overlong_buffer=8),
+              max_new_tokens=8, completion_lengths=[4])
+    with pytest.raises(ConfigError, match=r"rewards.format_weight: must be in \[0, inf\)"):
+        score([MATH], ["right"], config=RewardsConfig(format_weight=float("inf")))
 
 
-def test_from_config_reads_the_config_fields():
-    """RewardConfig.from_config maps config.rewards and sampling.max_new_tokens."""
-    class Rewards:
-        format_weight, code_pass_fraction, overlong_buffer = 0.2, True, 8
-        truncation = "soft_overlong"
-        verify_timeout, code_memory_mb, verify_workers = 3.0, 256, 1
-        code_total_timeout = 7.5
-        math_extraction = "lenient"
-    config = RewardConfig.from_config(Rewards, max_new_tokens=32)
-    assert (config.format_weight, config.code_pass_fraction, config.truncation,
-            config.overlong_buffer, config.max_length) == (0.2, True, "soft_overlong", 8, 32)
+def test_reads_the_config_fields():
+    """compute_rewards reads config.rewards (shaping, verifier options) and the cap
+    sampling.max_new_tokens: the overlong buffer is its last 8 of 32 tokens."""
+    config = apply_overrides(Config(), [
+        "rewards.format_weight=0.2", "rewards.code_pass_fraction=true",
+        "rewards.overlong_buffer=8", "rewards.truncation=soft_overlong",
+        "rewards.verify_timeout=3.0", "rewards.code_memory_mb=256", "rewards.verify_workers=1",
+        "rewards.code_total_timeout=7.5", "rewards.math_extraction=lenient",
+        "sampling.max_new_tokens=32"])
+    assert (config.rewards.format_weight, config.rewards.code_pass_fraction,
+            config.rewards.truncation, config.rewards.overlong_buffer,
+            config.sampling.max_new_tokens) == (0.2, True, "soft_overlong", 8, 32)
     verifier = FakeVerifier()
-    score([MATH], ["right"], config=config, check_fn=verifier, completion_lengths=[1])
+    batch = score([MATH], ["right"], config=config.rewards,
+                  max_new_tokens=config.sampling.max_new_tokens, check_fn=verifier,
+                  completion_lengths=[30])
+    # L = 30 in the buffer (24, 32]: (24 - 30) / 8 = -0.75
+    assert batch.overlong.tolist() == pytest.approx([-0.75])
     assert verifier.calls[0][1] == {"code_pass_fraction": True, "timeout": 3.0,
                                     "code_total_timeout": 7.5, "memory_mb": 256, "workers": 1,
                                     "math_extraction": "lenient"}
@@ -222,7 +238,7 @@ def test_select_and_concat_keep_rows_aligned():
 
     first = score([MATH], ["right", "wrong"], reward_funcs=[bonus])
     second = score([CODE], ["half", "right"], reward_funcs=[bonus],
-                   config=RewardConfig(code_pass_fraction=True))
+                   config=RewardsConfig(code_pass_fraction=True))
     merged = concat_reward_batches([first, second])
     assert merged.rewards.tolist() == [1.5, 0.5, 1.0, 1.5]
     picked = merged.select(torch.tensor([1, 2]))
@@ -233,7 +249,7 @@ def test_select_and_concat_keep_rows_aligned():
 
 
 def test_verifier_options_override_the_config():
-    """verifier_options update config.verifier_options() key by key."""
+    """verifier_options update verifier_options_for(config) key by key."""
     verifier = FakeVerifier()
     score([MATH], ["right"], check_fn=verifier, verifier_options={"timeout": 9.0})
     assert verifier.calls[0][1] == {"code_pass_fraction": False, "timeout": 9.0,
@@ -256,7 +272,7 @@ def test_through_the_real_verifiers():
     math = Problem(id="m1", domain="math", prompt="1 + 1 = ?", answer="2")
     batch = compute_rewards([math, code], completions,
                             truncated=[False, False, True, False, False, False],
-                            config=RewardConfig(verify_workers=1))
+                            config=RewardsConfig(verify_workers=1))
     assert batch.rewards.tolist() == [1.0, 0.0, 0.0, 1.0, 0.0, 1.0], batch.reasons
     assert batch.reasons[2] == "truncated"
     assert batch.reason_counts()["code"] == Counter(passed=2, wrong_answer=1)

@@ -14,14 +14,18 @@ from dataclasses import field as dataclass_field
 
 import pytest
 
+from srpo_mini.config import Config, apply_overrides, validate
 from srpo_mini.data.schema import Problem
 from srpo_mini.resampling import HistoryResampling, PromptPool
-from srpo_mini.schedule import Stage, StageSchedule, default_stages, validate_stages
+from srpo_mini.schedule import StageConfig, StageSchedule, default_stages, validate_stages
 
 
 def two_stages(**first):
-    return [Stage("math", ("math",), **first),
-            Stage("math+code", ("math", "code"), {"math": 0.5, "code": 0.5}, switch="end")]
+    if first.get("switch") in ("plateau", "end"):
+        first.setdefault("max_steps", 100)   # a cap these rules need; far past every test
+    return [StageConfig("math", ["math"], **first),
+            StageConfig("math+code", ["math", "code"], {"math": 0.5, "code": 0.5},
+                        switch="end", max_steps=100)]
 
 
 def first_switch(schedule, rewards, epochs=None):
@@ -36,15 +40,36 @@ def first_switch(schedule, rewards, epochs=None):
 def test_default_is_math_then_math_and_code():
     """Stage 1 math only; stage 2 math + code half and half."""
     stages = default_stages(stage1_steps=7)
-    assert [s.domains for s in stages] == [("math",), ("math", "code")]
+    assert [s.domains for s in stages] == [["math"], ["math", "code"]]
     assert stages[1].mixture == {"math": 0.5, "code": 0.5} and stages[0].steps == 7
+
+
+def test_default_stages_are_the_configs_and_pass_its_validation():
+    """One default list: what the TRL integration uses when given no stages
+    (StageSchedule(None)) is the CLI's default, and `srpo-mini train`'s validator takes it."""
+    schedule = StageSchedule(None, available_domains={"math", "code"})
+    assert schedule.stages == Config().stages == default_stages()
+    assert [(s.name, s.switch, s.steps) for s in schedule.stages] == [
+        ("math", "steps", 120), ("math+code", "steps", 50)]
+    config = Config()
+    config.stages = schedule.stages
+    validate(config, available_domains={"math", "code"})   # raises on any fault
+    # and a stage list the CLI rejects is rejected by the schedule too, with the same text
+    bad = apply_overrides(Config(), ["stages.1.switch=end"])
+    with pytest.raises(ValueError) as cli:
+        validate(bad)
+    with pytest.raises(ValueError) as schedule_error:
+        StageSchedule(bad.stages)
+    assert str(schedule_error.value) == str(cli.value) == (
+        "stages.1.max_steps: switch=end needs max_steps (>= 1) as a cap, since it may never "
+        "fire")
 
 
 def test_switch_after_steps_then_stage_counts_from_its_start():
     """Stage 1 ends at step 3; stage 2 (steps=2) counts from there and ends at step 5."""
-    stages = [Stage("a", ("math",), switch="steps", steps=3),
-              Stage("b", ("math", "code"), switch="steps", steps=2),
-              Stage("c", ("code",), switch="end")]
+    stages = [StageConfig("a", ["math"], switch="steps", steps=3),
+              StageConfig("b", ["math", "code"], switch="steps", steps=2),
+              StageConfig("c", ["code"], switch="end", max_steps=100)]
     schedule = StageSchedule(stages)
     switched = [schedule.update(step, 0, 0.0) for step in range(1, 7)]
     assert switched == [False, False, True, False, True, False]
@@ -93,15 +118,15 @@ def test_plateau_patience_defaults_to_the_window():
 
 def test_end_rule_fires_when_the_pool_is_all_solved():
     """switch=end: the run ends when pool.all_solved turns True (or at max_steps)."""
-    schedule = StageSchedule([Stage("a", ("math",), switch="steps", steps=1),
-                              Stage("b", ("math", "code"), switch="end")])
+    schedule = StageSchedule([StageConfig("a", ["math"], switch="steps", steps=1),
+                              StageConfig("b", ["math", "code"], switch="end", max_steps=100)])
     solved = [False, False, False, True]
     assert [schedule.update(s, 0, 0.0, all_solved=solved[s - 1]) for s in (1, 2, 3)] == \
         [True, False, False]
     assert not schedule.done
     schedule.update(4, 0, 0.0, all_solved=True)
     assert schedule.done
-    capped = StageSchedule([Stage("a", ("math",), switch="end", max_steps=2)])
+    capped = StageSchedule([StageConfig("a", ["math"], switch="end", max_steps=2)])
     capped.update(1, 0, 0.0)
     assert not capped.done
     capped.update(2, 0, 0.0)
@@ -110,8 +135,8 @@ def test_end_rule_fires_when_the_pool_is_all_solved():
 
 def test_last_stage_rule_ends_the_run():
     """When the last stage's rule fires, `done` turns True and `update` returns False."""
-    stages = [Stage("a", ("math",), switch="steps", steps=1),
-              Stage("b", ("math", "code"), switch="steps", steps=2)]
+    stages = [StageConfig("a", ["math"], switch="steps", steps=1),
+              StageConfig("b", ["math", "code"], switch="steps", steps=2)]
     schedule = StageSchedule(stages)
     assert [schedule.update(s, 0, 0.0) for s in (1, 2, 3, 4)] == [True, False, False, False]
     assert schedule.done and schedule.current_stage.name == "b"
@@ -131,39 +156,53 @@ def test_state_round_trip_mid_plateau():
     assert [resumed.update(step, 0, rewards[step - 1]) for step in (5, 6)] == [False, True]
     assert resumed.current_stage.name == "math+code"
     with pytest.raises(ValueError, match="schedule state has stages"):
-        StageSchedule(default_stages()[:1] + [Stage("other", ("code",), switch="end")]
+        StageSchedule(default_stages()[:1] + [StageConfig("other", ["code"], switch="end",
+                                                         max_steps=100)]
                       ).load_state_dict(state)
 
 
 def test_stages_from_dicts_and_config_dataclasses():
-    """Stages given as dicts (YAML) or config dataclasses become Stage objects; an empty
-    mixture means none; a bad key names its stage."""
+    """Stages given as dicts (YAML) or other dataclasses of StageConfig's fields become
+    StageConfig objects; an empty mixture means none; a bad key names its stage."""
     @dataclass
-    class StageConfig:   # the shape of srpo_mini.config.StageConfig
+    class OtherStage:   # some of srpo_mini.config.StageConfig's fields
         name: str
         domains: list
         mixture: dict = dataclass_field(default_factory=dict)
         switch: str = "end"
+        max_steps: int = 100
 
     schedule = StageSchedule([{"name": "math", "domains": ["math"], "steps": 2},
-                              StageConfig("both", ["math", "code"])])
-    assert schedule.stages[1].domains == ("math", "code") and schedule.stages[1].mixture is None
+                              OtherStage("both", ["math", "code"])])
+    assert schedule.stages[1].domains == ["math", "code"] and schedule.stages[1].mixture == {}
     assert [schedule.update(s, 0, 0.0) for s in (1, 2)] == [False, True]
-    with pytest.raises(ValueError, match=r"stages\.0: unknown fields \['step'\]"):
+    with pytest.raises(ValueError, match=r"stages\.0\.step: unknown config key \(did you mean "
+                                         r"'steps'\?\)"):
         StageSchedule([{"name": "math", "step": 2}])
 
 
 @pytest.mark.parametrize("stage, available, message", [
-    (Stage("s", ("math", "chem"), switch="end"), None, r"stages\.0\.domains"),
-    (Stage("s", ("math", "code"), switch="end"), ["math"], r"no \['code'\] problems"),
-    (Stage("s", ("math",), {"code": 1.0}, switch="end"), None, r"stages\.0\.mixture: keys"),
-    (Stage("s", ("math", "code"), {"math": -1, "code": 1}, switch="end"), None, "positive sum"),
-    (Stage("s", ("math",), switch="forever"), None, r"stages\.0\.switch: 'forever'"),
-    (Stage("s", ("math",), switch="steps"), None, r"stages\.0\.steps: must be >= 1"),
-    (Stage("s", ("math",), switch="epochs", epochs=0), None, r"stages\.0\.epochs"),
-    (Stage("s", ("math",), switch="plateau", plateau_window=0), None, "plateau_window"),
-    (Stage("s", ("math",), switch="end", max_steps=0), None, "max_steps"),
-    (Stage("s", ("math",), switch="plateau", plateau_patience=0), None, "plateau_patience"),
+    (StageConfig("s", ["math", "chem"], switch="end", max_steps=9), None,
+     r"stages\.0\.domains"),
+    (StageConfig("s", ["math", "code"], switch="end", max_steps=9), ["math"],
+     r"stages\.0\.domains: stage 's' trains on 'code' but the training data has no code "
+     r"problems"),
+    (StageConfig("s", ["math"], {"code": 1.0}, switch="end", max_steps=9), None,
+     r"stages\.0\.mixture: must give a weight to each domain"),
+    (StageConfig("s", ["math", "code"], {"math": -1, "code": 1}, switch="end", max_steps=9),
+     None, "positive sum"),
+    (StageConfig("s", ["math"], switch="forever"), None, r"stages\.0\.switch: 'forever'"),
+    (StageConfig("s", ["math"], switch="steps"), None,
+     r"stages\.0\.steps: switch=steps needs steps \(>= 1\)"),
+    # a mixture that names only some of the stage's domains: the CLI's rule, now everywhere
+    (StageConfig("s", ["math", "code"], {"math": 1.0}, switch="steps", steps=3), None,
+     r"stages\.0\.mixture: must give a weight to each domain"),
+    (StageConfig("s", ["math"], switch="plateau"), None,
+     r"stages\.0\.max_steps: switch=plateau needs max_steps"),
+    (StageConfig("s", ["math"], switch="epochs", epochs=0), None, r"stages\.0\.epochs"),
+    (StageConfig("s", ["math"], switch="plateau", plateau_window=0), None, "plateau_window"),
+    (StageConfig("s", ["math"], switch="end", max_steps=0), None, "max_steps"),
+    (StageConfig("s", ["math"], switch="plateau", plateau_patience=0), None, "plateau_patience"),
 ])
 def test_validation_names_the_field(stage, available, message):
     """Invalid stage values stop before any work, with the field in the message."""
@@ -177,8 +216,8 @@ def test_schedule_drives_the_pool_as_the_trainer_will():
     problems = [Problem(id=f"m{i}", domain="math", prompt="q", answer="1") for i in range(4)]
     problems += [Problem(id=f"c{i}", domain="code", prompt="p",
                          tests={"cases": [{"input": "", "output": ""}]}) for i in range(4)]
-    schedule = StageSchedule([Stage("math", ("math",), switch="steps", steps=3),
-                              Stage("both", ("math", "code"), {"math": 0.5, "code": 0.5},
+    schedule = StageSchedule([StageConfig("math", ["math"], switch="steps", steps=3),
+                              StageConfig("both", ["math", "code"], {"math": 0.5, "code": 0.5},
                                     switch="steps", steps=4)])
     resampler = HistoryResampling()
     pool = PromptPool(problems, resampler, batch_size=2, seed=0)

@@ -19,7 +19,8 @@ from srpo_mini.grpo import group_advantages
 from srpo_mini.logprobs import per_token_logps
 from srpo_mini.model import build_tiny_model
 from srpo_mini.sampler import generate_rollouts
-from srpo_mini.update import UpdateConfig, optimize_policy
+from srpo_mini.config import Config, LossConfig, OptimConfig, SamplingConfig
+from srpo_mini.update import optimize_policy
 
 PROMPTS = ["User: 2+2?\nAssistant:", "Hi", "User: write a program that prints 7\nAssistant:"]
 TINY = dict(hidden_size=32, num_layers=2, num_heads=4, num_kv_heads=2, intermediate_size=64)
@@ -76,11 +77,22 @@ class RecordingSGD(torch.optim.SGD):
         return super().step(closure)
 
 
+def update_config(mu=1, micro_batch_size=32, max_grad_norm=1.0, aggregation="token", beta=0.0,
+                  max_new_tokens=80, entropy=False):
+    """The run config sections optimize_policy reads, with these values."""
+    config = Config(loss=LossConfig(aggregation=aggregation, beta=beta),
+                    optim=OptimConfig(mu=mu, micro_batch_size=micro_batch_size,
+                                      max_grad_norm=max_grad_norm),
+                    sampling=SamplingConfig(max_new_tokens=max_new_tokens))
+    config.logging.entropy = entropy
+    return config
+
+
 def run(model, rollout, advantages, lr=0.5, **config):
     """optimize_policy on a fresh copy of `model`; returns metrics, gradients, the copy."""
     policy = copy.deepcopy(model)
     optimizer = RecordingSGD(policy.parameters(), lr=lr)
-    metrics = optimize_policy(policy, optimizer, rollout, advantages, UpdateConfig(**config))
+    metrics = optimize_policy(policy, optimizer, rollout, advantages, update_config(**config))
     return metrics, optimizer.grads, policy
 
 
@@ -89,11 +101,10 @@ def test_split_invariance_through_optimize_policy(setup, aggregation):
     """Micro-batches of 12 (all), 5 (5+5+2) and 1 row: same loss, same gradient at both of
     mu = 2 steps (the second with ratio != 1 and clipping active), same metrics."""
     model, rollout, advantages = setup
-    results = {size: run(model, rollout, advantages, num_updates=2, micro_batch_size=size,
-                         aggregation=aggregation, max_grad_norm=None,
-                         max_completion_length=10)
-               for size in (None, 5, 1)}
-    reference_metrics, reference_grads, _ = results[None]
+    results = {size: run(model, rollout, advantages, mu=2, micro_batch_size=size,
+                         aggregation=aggregation, max_grad_norm=None, max_new_tokens=10)
+               for size in (12, 5, 1)}
+    reference_metrics, reference_grads, _ = results[12]
     assert reference_metrics[1]["ratio_mean"] != pytest.approx(1.0, abs=1e-4)  # step 2 moved
     assert reference_metrics[1]["clip_fraction"] > 0  # the clipped branch is exercised
     for size in (5, 1):
@@ -112,12 +123,12 @@ def test_split_invariance_with_kl_term(setup):
     model, rollout, advantages = setup
     reference_model, _ = build_tiny_model(seed=1, **TINY)
     results = []
-    for size in (None, 5):
+    for size in (12, 5):
         policy = copy.deepcopy(model)
         optimizer = RecordingSGD(policy.parameters(), lr=0.5)
         metrics = optimize_policy(policy, optimizer, rollout, advantages,
-                                  UpdateConfig(beta=0.1, micro_batch_size=size,
-                                               max_grad_norm=None),
+                                  update_config(beta=0.1, micro_batch_size=size,
+                                                max_grad_norm=None),
                                   ref_model=reference_model)
         results.append((metrics[0], optimizer.grads[0]))
     (whole, whole_grad), (split, split_grad) = results
@@ -132,7 +143,7 @@ def test_kl_to_an_identical_reference_is_zero(setup):
     model, rollout, advantages = setup
     policy = copy.deepcopy(model)
     metrics = optimize_policy(policy, RecordingSGD(policy.parameters(), lr=0.1), rollout,
-                              advantages, UpdateConfig(beta=0.5), ref_model=model)
+                              advantages, update_config(beta=0.5), ref_model=model)
     plain, _, _ = run(model, rollout, advantages, lr=0.1)
     assert metrics[0]["kl"] == pytest.approx(0.0, abs=1e-7)
     assert metrics[0]["loss"] == pytest.approx(plain[0]["loss"], abs=1e-7)
@@ -170,11 +181,11 @@ def test_old_logps_are_computed_once_before_the_steps(setup):
     policy so the ratio keeps moving away from 1."""
     model, rollout, advantages = setup
     old = per_token_logps(model, rollout)
-    computed, computed_grads, _ = run(model, rollout, advantages, num_updates=3, lr=0.5)
+    computed, computed_grads, _ = run(model, rollout, advantages, mu=3, lr=0.5)
     policy = copy.deepcopy(model)
     optimizer = RecordingSGD(policy.parameters(), lr=0.5)
     given = optimize_policy(policy, optimizer, rollout, advantages,
-                            UpdateConfig(num_updates=3), old_per_token_logps=old)
+                            update_config(mu=3), old_per_token_logps=old)
     assert len(computed) == 3 and [m["update"] for m in computed] == [0, 1, 2]
     for step in range(3):
         assert given[step]["loss"] == pytest.approx(computed[step]["loss"], rel=1e-6)
@@ -208,12 +219,12 @@ def test_loss_mask_leaves_rows_out_of_the_update(setup):
     policy = copy.deepcopy(model)
     optimizer = RecordingSGD(policy.parameters(), lr=0.5)
     masked = optimize_policy(policy, optimizer, rollout, advantages,
-                             UpdateConfig(num_updates=2, micro_batch_size=5),
+                             update_config(mu=2, micro_batch_size=5),
                              loss_mask=loss_mask)
     assert torch.equal(rollout.completion_mask, mask_before)
     kept = loss_mask.nonzero().flatten()
     without, without_grads, _ = run(model, rollout.select(kept), advantages[kept],
-                                    num_updates=2, micro_batch_size=5)
+                                    mu=2, micro_batch_size=5)
     for step in range(2):
         assert masked[step]["tokens"] == float(mask_before[kept].sum())
         assert masked[step]["loss"] == pytest.approx(without[step]["loss"], rel=1e-5)
@@ -231,7 +242,7 @@ def test_adamw_update_changes_parameters_and_reports_metrics(setup):
     optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-3)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 ** step)
     metrics = optimize_policy(policy, optimizer, rollout, advantages,
-                              UpdateConfig(num_updates=2, compute_entropy=True),
+                              update_config(mu=2, entropy=True),
                               scheduler=scheduler)
     changed = sum(not torch.equal(b, p) for b, p in zip(before, policy.parameters()))
     assert changed == len(before)
@@ -274,9 +285,10 @@ def test_non_finite_loss_skips_the_step(setup):
 
 
 @pytest.mark.parametrize("config, kwargs, message", [
-    (UpdateConfig(beta=0.1), {}, "beta > 0 needs ref_model or ref_per_token_logps"),
-    (UpdateConfig(num_updates=0), {}, r"num_updates \(mu\) must be >= 1"),
-    (UpdateConfig(aggregation="tokens"), {}, "unknown loss aggregation 'tokens'"),
+    (update_config(beta=0.1), {}, "beta > 0 needs ref_model or ref_per_token_logps"),
+    (update_config(mu=0), {}, r"optim\.mu: must be >= 1, got 0"),
+    (update_config(aggregation="tokens"), {},
+     "loss.aggregation: 'tokens' is not one of token, sequence, constant"),
 ])
 def test_bad_arguments_are_rejected(setup, config, kwargs, message):
     """Misconfigurations fail before any gradient is computed, with a clear message."""

@@ -160,7 +160,7 @@ T, L = max(lengths), 8
 completion_mask = torch.tensor([[1.0] * n + [0.0] * (T - n) for n in lengths])   # (2, T)
 for aggregation in ("token", "sequence", "constant"):
     per_token = torch.ones(2, T, requires_grad=True)       # stand-in per-token losses
-    loss = aggregate_loss(per_token, completion_mask, aggregation, max_completion_length=L)
+    loss = aggregate_loss(per_token, completion_mask, aggregation, max_new_tokens=L)
     loss.backward()
     short_weight, long_weight = per_token.grad[0, 0].item(), per_token.grad[1, 0].item()
     print(f"{aggregation:9s} weight of a token: short answer {short_weight:.4f}, "
@@ -194,10 +194,10 @@ for aggregation in ("token", "sequence", "constant"):
     full = aggregate_loss(per_token6, mask6, aggregation)
     normalizer = loss_normalizer(aggregation, mask6)
     shared = sum(aggregate_loss(per_token6[rows], mask6[rows], aggregation,
-                                normalizer=normalizer, max_completion_length=T)
+                                normalizer=normalizer, max_new_tokens=T)
                  for rows in micro)
     own = sum(aggregate_loss(per_token6[rows], mask6[rows], aggregation,
-                             max_completion_length=T) for rows in micro) / len(micro)
+                             max_new_tokens=T) for rows in micro) / len(micro)
     print(f"{aggregation:9s} full batch {full.item():+.6f}   shared normalizer "
           f"{shared.item():+.6f}   own normalizer, averaged {own.item():+.6f}")
 
@@ -216,7 +216,8 @@ for aggregation in ("token", "sequence", "constant"):
 # %%
 from srpo_mini.model import build_tiny_model
 from srpo_mini.sampler import generate_rollouts
-from srpo_mini.update import UpdateConfig, optimize_policy
+from srpo_mini.config import Config, LossConfig, OptimConfig
+from srpo_mini.update import optimize_policy
 
 model, tokenizer = build_tiny_model(seed=0, hidden_size=32, num_layers=2, num_heads=2,
                                     num_kv_heads=1, intermediate_size=64)
@@ -231,14 +232,14 @@ rollout_advantages = group_advantages(rollout_rewards, rollout.group_size)
 def updated_parameters(micro_batch_size):
     policy = copy.deepcopy(model)
     optimizer = torch.optim.SGD(policy.parameters(), lr=1.0)
-    config = UpdateConfig(micro_batch_size=micro_batch_size, max_grad_norm=None,
-                          aggregation="token")
+    config = Config(optim=OptimConfig(micro_batch_size=micro_batch_size, max_grad_norm=None),
+                    loss=LossConfig(aggregation="token"))
     history = optimize_policy(policy, optimizer, rollout, rollout_advantages, config)
     return torch.cat([p.detach().flatten() for p in policy.parameters()]), history[0]
 
 
 initial = torch.cat([p.detach().flatten() for p in model.parameters()])
-reference, first_update = updated_parameters(None)
+reference, first_update = updated_parameters(len(rollout))
 print(f"size of the update (largest parameter change): "
       f"{(reference - initial).abs().max().item():.2e}")
 for size in (3, 1):

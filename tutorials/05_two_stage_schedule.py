@@ -43,7 +43,7 @@ import torch
 from srpo_mini.config import ConfigError, apply_overrides, get_preset, validate
 from srpo_mini.data.schema import Problem
 from srpo_mini.resampling import HistoryResampling, PromptPool
-from srpo_mini.schedule import Stage, StageSchedule, default_stages
+from srpo_mini.schedule import StageConfig, StageSchedule, default_stages
 
 torch.set_num_threads(1)
 
@@ -67,11 +67,11 @@ print("reward " + " ".join(f"{rewards[s - 1]:5.2f}" for s in range(5, STEPS + 1,
 STEPS_PER_EPOCH = 8     # e.g. a pool of 64 prompts served 8 per step
 
 
-def run_schedule(first_stage: Stage):
+def run_schedule(first_stage: StageConfig):
     """Feed the reward sequence to a two-stage schedule; return (schedule, switch step)."""
-    schedule = StageSchedule([first_stage, Stage("math+code", ("math", "code"),
-                                                 {"math": 0.5, "code": 0.5},
-                                                 switch="steps", steps=10)])
+    schedule = StageSchedule([first_stage,
+                              StageConfig("math+code", ["math", "code"],
+                                          {"math": 0.5, "code": 0.5}, switch="steps", steps=10)])
     for step in range(1, STEPS + 1):
         switched = schedule.update(step, epoch=step // STEPS_PER_EPOCH,
                                    reward=rewards[step - 1])
@@ -91,12 +91,12 @@ def run_schedule(first_stage: Stage):
 
 # %%
 RULES = {
-    "steps=30": Stage("math", ("math",), switch="steps", steps=30),
-    "epochs=3": Stage("math", ("math",), switch="epochs", epochs=3),
-    "plateau W=5": Stage("math", ("math",), switch="plateau", plateau_window=5,
-                         plateau_min_delta=0.02, max_steps=40),
-    "plateau, cap 12": Stage("math", ("math",), switch="plateau", plateau_window=5,
-                             plateau_min_delta=0.02, max_steps=12),
+    "steps=30": StageConfig("math", ["math"], switch="steps", steps=30),
+    "epochs=3": StageConfig("math", ["math"], switch="epochs", epochs=3),
+    "plateau W=5": StageConfig("math", ["math"], switch="plateau", plateau_window=5,
+                               plateau_min_delta=0.02, max_steps=40),
+    "plateau, cap 12": StageConfig("math", ["math"], switch="plateau", plateau_window=5,
+                                   plateau_min_delta=0.02, max_steps=12),
 }
 for label, stage in RULES.items():
     schedule, switch_step = run_schedule(stage)
@@ -112,8 +112,8 @@ for label, stage in RULES.items():
 # and prints the rule's own state after each step from W on, so the switch can be traced.
 
 # %%
-schedule = StageSchedule([RULES["plateau W=5"], Stage("math+code", ("math", "code"),
-                                                      switch="steps", steps=10)])
+schedule = StageSchedule([RULES["plateau W=5"],
+                          StageConfig("math+code", ["math", "code"], switch="steps", steps=10)])
 for step in range(1, STEPS + 1):
     switched = schedule.update(step, step // STEPS_PER_EPOCH, rewards[step - 1])
     rule = schedule.rule
@@ -140,7 +140,7 @@ for step in range(1, STEPS + 1):
 problems = [Problem(id=f"p{level}", domain="math", prompt=f"problem {level}", answer="0",
                     difficulty=level) for level in range(8)]
 pool = PromptPool(problems, HistoryResampling(seed=0), batch_size=4, seed=0)
-schedule = StageSchedule([Stage("math", ("math",), switch="end", max_steps=100)])
+schedule = StageSchedule([StageConfig("math", ["math"], switch="end", max_steps=100)])
 pool.set_stage(schedule.current_stage.name, schedule.current_stage.domains)
 G = 4
 step = 0
@@ -173,8 +173,8 @@ print(f"the run is done after step {step} (schedule.done={schedule.done})")
 
 # %%
 def plateau_schedule():
-    return StageSchedule([RULES["plateau W=5"], Stage("math+code", ("math", "code"),
-                                                      switch="steps", steps=10)])
+    return StageSchedule([RULES["plateau W=5"],
+                          StageConfig("math+code", ["math", "code"], switch="steps", steps=10)])
 
 
 first_half = plateau_schedule()
@@ -200,7 +200,8 @@ assert step == uninterrupted
 
 # %%
 print([(s.name, s.domains, s.switch, s.steps) for s in get_preset("tiny").stages])
-print([(s.name, s.domains, s.switch, s.steps) for s in default_stages()])
+print("the TRL integration's default is the same list:",
+      default_stages() == get_preset("tiny").stages)
 bad = apply_overrides(get_preset("tiny"), ["stages.0.switch=end"])
 try:
     validate(bad)

@@ -64,10 +64,11 @@ import os
 import sys
 from pathlib import Path
 
-from srpo_mini.data.schema import Problem
+from srpo_mini.config import Config
+from srpo_mini.data.schema import DOMAINS, Problem
 from srpo_mini.ledger import LedgerWriter
 from srpo_mini.resampling import PromptPool, Resampler, make_resampler
-from srpo_mini.schedule import Stage, StageSchedule
+from srpo_mini.schedule import StageConfig, StageSchedule
 from srpo_mini.verifiers import check_completions
 
 try:
@@ -85,14 +86,15 @@ STATE_FILE = "srpo_state.json"       # in each checkpoint-<step> folder
 LEDGER_FILE = "srpo_ledger.jsonl"    # in output_dir: one row per prompt per epoch
 
 # srpo_mini's defaults (config.py) in GRPOConfig's names: GRPOConfig(**SRPO_GRPO_SETTINGS, ...)
+_DEFAULTS = Config()
 SRPO_GRPO_SETTINGS = {
     "loss_type": "dapo",           # loss.aggregation=token: mean over all tokens of the batch
-    "epsilon": 0.2,                # loss.clip_eps_low
-    "epsilon_high": 0.28,          # loss.clip_eps_high (clip-higher, DAPO sec. 3.1)
-    "beta": 0.0,                   # loss.beta: no KL term, no reference model (SRPO, DAPO)
+    "epsilon": _DEFAULTS.loss.clip_eps_low,
+    "epsilon_high": _DEFAULTS.loss.clip_eps_high,   # clip-higher (DAPO sec. 3.1)
+    "beta": _DEFAULTS.loss.beta,   # no KL term, no reference model (SRPO, DAPO)
     "scale_rewards": "group",      # loss.advantage_scale=std: (r - mean) / (std + eps)
-    "num_iterations": 1,           # optim.mu: one update per rollout batch
-    "temperature": 1.0,            # sampling.temperature
+    "num_iterations": _DEFAULTS.optim.mu,             # one update per rollout batch
+    "temperature": _DEFAULTS.sampling.temperature,
     "lr_scheduler_type": "constant_with_warmup",   # optim: warmup, then constant
 }
 
@@ -129,7 +131,7 @@ def accuracy_reward(prompts, completions, *, domain, answer=None, tests=None, id
     prompts, completions: N rows as TRL passes them; domain, answer, tests, id: the
     dataset's columns, one value per row (`tests` a dict or its JSON string).
     """
-    return _verify_rows(("math", "code"), completions, domain, answer, tests, id)
+    return _verify_rows(DOMAINS, completions, domain, answer, tests, id)
 
 
 def math_accuracy_reward(prompts, completions, *, domain, answer=None, id=None,
@@ -162,12 +164,13 @@ def make_trl_dataset(problems, template: str = "r1_zero", tokenizer=None):
 class SRPOCallback(TrainerCallback):
     """The SRPO state of a TRL run: the prompt pool with its history, and the schedule.
 
-    stages: `Stage`s (or dicts) for `StageSchedule`; default: math, then math + code.
+    stages: `config.StageConfig`s (or dicts of their fields) for `StageSchedule`; default:
+        `config.default_stages()`, the CLI's default (math, then math + code).
     resampler: "srpo" (history resampling) or "none" (GRPO), or a `Resampler` instance.
     seed: seeds the pool's epoch shuffles.
     """
 
-    def __init__(self, stages: list[Stage | dict] | None = None,
+    def __init__(self, stages: list[StageConfig | dict] | None = None,
                  resampler: str | Resampler = "srpo", *, seed: int = 0):
         if isinstance(resampler, str):
             resampler = make_resampler(resampler, seed=seed)

@@ -27,6 +27,7 @@ import math
 import random
 from collections.abc import Sequence
 
+from ..config import ConfigError, stage_domain_errors
 from .strategies import Resampler, rng_state, set_rng_state
 
 
@@ -64,16 +65,10 @@ class PromptPool:
         Ends the current epoch (its history is applied) and starts a new one.
         """
         domains, mixture = tuple(domains), mixture or None    # {} means no mixture
-        present = {p.domain for p in self.problems.values()}
-        missing = [d for d in domains if d not in present]
-        if not domains or missing:
-            raise ValueError(f"stage {stage!r}: no training problems for domains "
-                             f"{missing or domains}")
-        if mixture is not None:
-            unknown = [d for d in mixture if d not in domains]
-            if unknown or any(w < 0 for w in mixture.values()) or sum(mixture.values()) <= 0:
-                raise ValueError(f"stage {stage!r}: mixture {mixture} needs non-negative "
-                                 f"weights over {domains} with a positive sum")
+        errors = stage_domain_errors(stage, domains, mixture,
+                                     {p.domain for p in self.problems.values()})
+        if errors:
+            raise ConfigError(errors)
         if self.stage is not None and self.exhausted:
             self._full_passes += 1
         self.stage, self.domains = stage, domains
