@@ -31,15 +31,8 @@ sampler's cap, `sampling.max_new_tokens`) and L_cache = `overlong_buffer` (< L_m
 so a truncated completion (L = L_max) gets -1 and a completion ending in the buffer a
 linear share of it.
 
-A verifier never crashes a run: if it raises, or returns a malformed result, the rows it
-was checking get accuracy 0 and the reason "verifier_error: <exception type>"; every reason
-is counted per domain (`RewardBatch.reason_counts`).
-
-User reward functions have TRL's signature, `fn(prompts, completions, **columns) ->
-list[float]`, one value per rollout; `columns` carries the problem fields as lists aligned
-with the completions (id, domain, answer, tests, difficulty, source and any extra dataset
-column) plus `truncated` and `completion_length`. A None value counts as 0 (TRL uses None
-for "not applicable"). An error in a user function is raised, naming the function.
+A verifier error never crashes a run, and user functions take TRL's signature
+(`compute_rewards`).
 
 Reference: SRPO (arXiv 2504.14286): rule-based accuracy reward, R1-Zero template; DAPO
 (arXiv 2503.14476) section 3.4, "Overlong Reward Shaping"; TRL `GRPOTrainer` reward
@@ -240,6 +233,17 @@ def compute_rewards(problems: Sequence, completions: Sequence[str], *,
     the rows to verify as check_fn(problems, completions, **options), one problem per
     completion, with options = `verifier_options_for(config)` updated by
     `verifier_options`. Returns a `RewardBatch`.
+
+    A verifier never crashes a run: if it raises, or returns a malformed result, the rows it
+    was checking get accuracy 0 and the reason "verifier_error: <exception type>"; every
+    reason is counted per domain (`RewardBatch.reason_counts`).
+
+    User reward functions have TRL's signature, `fn(prompts, completions, **columns) ->
+    list[float]`, one value per rollout; `columns` carries the problem fields as lists
+    aligned with the completions (id, domain, answer, tests, difficulty, source and any
+    extra dataset column) plus `truncated` and `completion_length`. A None value counts as
+    0 (TRL uses None for "not applicable"). An error in a user function is raised, naming
+    the function.
     """
     config = config or RewardsConfig()
     validate_rewards(config, max_new_tokens)

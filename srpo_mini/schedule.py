@@ -15,34 +15,8 @@ and, whatever the rule, after `max_steps` steps in the stage if that cap is set 
 and end require it). The stages are `config.StageConfig`s, validated by
 `config.validate_stages`.
 
-The plateau rule, precisely. Let r_1, r_2, ... be the mean training rewards of the stage's
-steps and W = `plateau_window`. From step t = W on, every step is a check:
-
-    m_t = (r_{t-W+1} + ... + r_t) / W               the moving average
-    if best is None or m_t > best + min_delta:      an improvement
-        best = m_t;  bad_checks = 0
-    else:
-        bad_checks += 1
-    switch when bad_checks >= patience   (or at the stage's max_steps cap)
-
-with patience = `plateau_patience`, by default equal to W: "the W-step moving average has
-not risen by min_delta above its best for W steps".
-
-`best` is the moving average at the last improvement (as Keras' ReduceLROnPlateau keeps
-it), so a reward rising slowly still counts as improving once it has risen by min_delta;
-a rise slower than about min_delta / patience per step counts as a plateau. The earliest
-plateau switch is at step W + patience.
-
 When the last stage's rule fires, `done` turns True (the run ends); `update` returns True
-only for a switch to a next stage. The trainer calls, after each step:
-
-    if schedule.update(step, pool.epochs_completed, mean_reward, all_solved=pool.all_solved):
-        stage = schedule.current_stage
-        pool.set_stage(stage.name, stage.domains, stage.mixture)     # then checkpoint
-    if schedule.done: break
-
-`step` is the global number of steps completed, the epoch count is global too; the
-schedule remembers where the current stage began.
+only for a switch to a next stage, after which the caller moves the pool to the new stage.
 
 Reference: SRPO (arXiv 2504.14286), "Two-Staged Training".
 
@@ -108,7 +82,8 @@ class AfterEpochs(SwitchRule):
 
 
 class RewardPlateau(SwitchRule):
-    """Rule "plateau": the moving-average rule of the module docstring."""
+    """Rule "plateau": switch when the W-step moving average of the stage's training reward
+    has not risen by min_delta above its best for `patience` checks (default W)."""
 
     def __init__(self, stage: StageConfig):
         self.window, self.min_delta = stage.plateau_window, stage.plateau_min_delta
@@ -118,6 +93,11 @@ class RewardPlateau(SwitchRule):
         self.bad_checks = 0
 
     def should_switch(self, steps, epochs, reward, all_solved):
+        # From the W-th step of the stage on, every step is a check of m_t, the mean of the
+        # last W rewards. `best` is the average at the last improvement (as Keras'
+        # ReduceLROnPlateau keeps it), so a slow rise still counts once it adds up to
+        # min_delta; a rise slower than about min_delta / patience per step is a plateau.
+        # The earliest switch is at step W + patience.
         self.recent.append(float(reward))
         if len(self.recent) == self.window:
             moving_average = sum(self.recent) / self.window

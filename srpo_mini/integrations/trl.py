@@ -10,13 +10,8 @@ DeepSpeed, FSDP, vLLM). This module adds the rest of SRPO without leaving TRL:
    apart) and `accuracy_reward` (both domains, routed by the `domain` column).
 2. History resampling. `SRPOCallback.track(fn)` wraps the accuracy reward so that every
    rollout's outcome is recorded under its prompt `id`. At each epoch boundary the pool is
-   rebuilt from that history by `srpo_mini.resampling` (n_p rollouts of prompt p in the
-   epoch, c_p of them correct, i.e. reward >= 1):
-
-       c_p == n_p > 0   all correct  -> dropped (every advantage of its groups is 0)
-       0 < c_p < n_p    mixed        -> kept
-       c_p == 0 < n_p   all wrong    -> kept (it may become solvable: a curriculum)
-
+   rebuilt from that history by `srpo_mini.resampling` (all-correct prompts dropped,
+   mixed and all-wrong ones kept).
    `HistoryResamplingSampler` takes the place of TRL's `RepeatSampler` with the same
    grouped layout (each prompt G times in a row, each generation batch of B prompts
    repeated num_iterations * steps_per_generation times), the prompts coming from the pool.
@@ -27,18 +22,7 @@ DeepSpeed, FSDP, vLLM). This module adds the rest of SRPO without leaving TRL:
    schedule) into TRL's `checkpoint-<step>` folder; `SRPOGRPOTrainer` reads it back in
    `train(resume_from_checkpoint=...)`.
 
-How the pieces meet the Trainer's loop:
-- One Trainer epoch is one SRPO epoch. The rebuild happens when the sampler is iterated
-  for the next epoch, after every step of the previous one has been scored (the data
-  loader prefetches batches, so a rebuild inside an iteration could miss the last ones).
-  An epoch shrinks as prompts are dropped and grows when code joins; the sampler reports
-  the longest epoch any stage can have, so a Trainer epoch always holds a whole SRPO
-  epoch and ends early when the pool is exhausted.
-- The sampler owns the data position: the Trainer's own batch skipping on resume counts in
-  fixed-length epochs, so `SRPOGRPOTrainer` sets `ignore_data_skip=True`; with `max_steps`
-  it lets the Trainer run as many (short) epochs as the steps need.
-- Several processes: each records the rows it scored; after each step the rows are
-  gathered, so every process holds the same history and rebuilds the same pool.
+How the pieces meet the Trainer's loop (epochs, resume, several processes): docs/trl.md.
 
 Reference: SRPO (arXiv 2504.14286), "History Resampling" and "Two-Staged Training"; TRL
 `GRPOTrainer` (https://huggingface.co/docs/trl/grpo_trainer).
