@@ -141,9 +141,49 @@ CASES = {
         (r"\sum_{k=1}^{4}(-1)^{k-1} \frac{x^{2 k-1}}{2 k-1}", "x - x^3/3 + x^5/5 + x^7/7",
          False),
         (r"\prod_{j=1}^{5} j", "120", True), (r"\prod_{j=1}^{5} j", "24", False),
-        (r"\sum_{n=0}^{\infty} x^n", r"\frac{1}{1-x}", False),  # series: not read
+        (r"\sum_{n=0}^{\infty} x^n", r"\frac{1}{1-x}", False),  # a series, not its closed form
         (r"\sum_{k=1}^{0} k", "0", True), (r"\sum_{a=1}^{9}\sum_{b=1}^{9} a b", "2025", True),
         (r"\sum_{a=1}^{20}\sum_{b=1}^{20} a b", "44100", False),  # 420 summands: refused
+    ],
+    "infinite series": [
+        # term by term from index 0: equal summands, equal series; nothing else is read
+        (r"\sum_{n=0}^{\infty}(n+1)(n+2) x^{n}", r"\sum_{n=0}^{\infty}(n+2)(n+1) x^{n}", True),
+        (r"\sum_{n=0}^{\infty}(n+1)(n+2) x^{n}", r"\sum_{n=0}^{\infty}(n+1)(n+3) x^{n}", False),
+        (r"\sum_{n=0}^{\infty}(n+1) x^{n}", r"\sum_{k=1}^{\infty} k x^{k-1}", True),  # shifted
+        (r"\sum_{n=0}^{\infty}(n+1) x^{n}", r"\sum_{k=1}^{\infty} k x^{k}", False),
+        (r"\sum_{n=0}^{\infty}(n+1) x^{n}", r"\sum_{n=1}^{\infty}(n+1) x^{n}", False),
+        (r"\sum_{n=0}^{\infty}(n+1) x^{n}", r"\frac{1}{(1-x)^{2}}", False),  # no closed forms
+        (r"\sum_{n=0}^{\infty} \frac{(-1)^{n}}{2 n+1} x^{2 n+1}",
+         r"\sum_{n=0}^{\infty} \frac{(-1)^{n+1}}{2 n+1} x^{2 n+1}", False),
+        (r"\sum_{n=0}^{\infty} \frac{(\ln (2))^{n}}{n !} x^{n}",
+         r"\sum_{n=0}^{\infty} \frac{(x \ln 2)^{n}}{n!}", True),
+        (r"\sum_{n=0}^{\infty}(-1)^{n}(n+1)(x-1)^{n}, R=1",
+         r"\sum_{n=0}^{\infty}(-1)^{n}(n+1)(x-1)^{n}, R=2", False),
+        (r"\sum_{n=0}^{\infty} x^{n}", r"-\sum_{n=0}^{\infty} x^{n}", False),  # not arithmetic
+        (r"\sum_{n=0}^{\infty} x^{n}", r"1 + \sum_{n=1}^{\infty} x^{n}", False),
+    ],
+    "gold labels of college math": [
+        # labelled extrema: the points, in the gold's order; a candidate's labels are not
+        # read (`max at -1, min at 1` would otherwise equal `min at -1, max at 1`)
+        (r"$\min$ at $x=1$", "1", True), (r"$\min$ at $x=1$", "x=1", True),
+        (r"$\min$ at $x=1$", "-1", False),
+        (r"$\min$ at $x=-1, \max$ at $x=1$", "(-1, 1)", True),
+        (r"$\min$ at $x=-1, \max$ at $x=1$", "(1, -1)", False),
+        (r"$\min$ at $x=-1, \max$ at $x=1$", r"$\max$ at $x=-1, \min$ at $x=1$", False),
+        (r"$\min$ at $x=-1, \max$ at $x=1$", "-1", False),
+        ("local min. $(-1,1 / 2) $", "(-1, 1/2)", True),
+        ("local min. $(-1,1 / 2) $", "(-1, -1/2)", False),
+        (r"$\max(3, 5)$", "5", True),  # a function, not a label
+        (r"No solution : $\oslash$", r"\emptyset", True),  # the empty-set sign, OCR'd
+        (r"No solution : $\oslash$", r"\{0\}", False),
+        ("np.arcsin(10/13)", r"\arcsin(10/13)", True),
+        ("np.arcsin(10/13)", r"\arcsin(10/11)", False),
+        ("$2: 15$ PM", "2:15 p.m.", True), ("$2: 15$ PM", "14:15", True),
+        ("$2: 15$ PM", "2:15 a.m.", False), ("$2: 15$ PM", "2:15", False),
+        (r"$\bullet k=\frac{\ln (1 / 2)}{5.27} \approx-0.1315$", "-0.1315", True),
+        (r"$\bullet k=\frac{\ln (1 / 2)}{5.27} \approx-0.1315$", "-0.1316", False),
+        ('Ciphertext: "ZRUJPZVAEJTWOXGJZV".', "zrujpzvaejtwoxgjzv", True),
+        ('Ciphertext: "ZRUJPZVAEJTWOXGJZV".', "ZRUJPZVAEJTWOXGJZW", False),
     ],
     "evaluated limits, integrals and probabilities": [
         (r"\lim _{n \rightarrow \infty} n^{2} /\left(2 n^{2}+1\right)=1 / 2", "1/2", True),

@@ -66,6 +66,19 @@ class BareList:
     items: tuple
 
 
+@dataclass(frozen=True)
+class Series:
+    """`\\sum_{n=a}^{\\infty} f(n)`: the summand with its index shifted to start at 0
+    (`f(SERIES_INDEX + a)`). Not an expression: no arithmetic combines it with anything."""
+
+    term: object
+
+
+# The index of every infinite series, shifted to start at 0: one symbol for gold and
+# candidate (both are parsed in the same process), and no name the tokenizer can produce.
+SERIES_INDEX = sympy.Dummy("n")
+
+
 @dataclass
 class Parsed:
     """A parsed answer: `value`, plus every decimal literal written -> its last-place unit."""

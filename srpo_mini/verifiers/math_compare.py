@@ -34,7 +34,8 @@ import mpmath
 import sympy
 
 from .math_normalize import within_tolerance
-from .math_parse import Assignment, BareList, Degrees, ParseError, Parsed, Percent, parse_answer
+from .math_parse import (Assignment, BareList, Degrees, ParseError, Parsed, Percent, Series,
+                         parse_answer)
 from .math_policy import (EVAL_DIGITS, EXACT_MATCH_DIGITS, MAX_POINT_TRIES, MIN_VALID_POINTS,
                           POINT_SCALES, RANDOM_POINTS, TINY_DIGITS)
 
@@ -112,6 +113,13 @@ class Comparator:
 
     # --- dispatch on the kind of answer --------------------------------------------
     def equal(self, a, b) -> tuple[bool, str]:
+        if isinstance(a, Series) or isinstance(b, Series):
+            # term by term from index 0: equal summands give equal series; equal series
+            # written with different summands (a closed form, a regrouping) are not found
+            if not (isinstance(a, Series) and isinstance(b, Series)):
+                return False, "unequal: a series against a non-series"
+            equal, reason = self.scalars(a.term, b.term)
+            return equal, reason + " (series, term by term)"
         if isinstance(a, Assignment) or isinstance(b, Assignment):
             return self._assignment(a, b)
         if isinstance(a, BareList) or isinstance(b, BareList):

@@ -337,7 +337,9 @@ _UNSUPPORTED_NOTATION = [(name, re.compile(pattern)) for name, pattern in [
                                      r"\\end\{array\}"),
     ("probability", r"\\sim(?![A-Za-z])|\\operatorname\s*\{(?:Cov|Corr|Var)\}|\\Phi|"
                     r"\bP\(|[fF]_\{[XY]|I_\{|UMVU"),
-    ("infinite series", r"\\sum_\{[^{}]*\}\^\{?\\infty|\\sum_\{[^{}]*\}\^\{?[a-z]|\\[cl]?dots"),
+    ("series elided with dots", r"\\[cl]?dots"),
+    ("series inside an expression", r"\\sum_\{[^{}]*\}\^\{?\\infty|\\prod_\{[^{}]*\}\^\{?[a-z]"),
+    ("symbolic sum", r"\\sum_\{[^{}]*\}\^\{?[a-z]"),
     ("union over k", r"\\bigcup_"),
     ("piecewise function", r"\\begin\{cases\}|\\text\s*\{\s*if\s*\}|\$\s*if\s*\$"),
     ("derivative", r"\\prime|y'"),

@@ -40,7 +40,8 @@ import sympy
 from sympy import Integer, Rational
 
 from .math_build import (ACCENTS, CONSTANTS, FUNCTIONS, GREEK, INVERSE, MATRICES, MULTI_ARG, RELATIONS,
-                         SETS, Assignment, BareList, Degrees, Parsed, Percent, add, as_interval,
+                         SERIES_INDEX, SETS, Assignment, BareList, Degrees, Parsed, Percent,
+                         Series, add, as_interval,
                          make_interval, mul, neg, require_expr, safe_factorial, safe_pow)
 from .math_policy import (MAX_BINOMIAL, MAX_COLLECTION, MAX_DETERMINANT_SIZE, MAX_MATRIX_CELLS,
                           MAX_NESTING, MAX_NUMBER_DIGITS, MAX_PARSE_CHARS, MAX_PLUS_MINUS,
@@ -462,8 +463,8 @@ class _Parser:
         """`\\sum_{k=1}^{5} (3k+5)`, `\\prod_{j=1}^{4} j`: integer bounds, at most
         MAX_SUM_TERMS summands read in all the sums of an answer (nested ones too); the
         summand (the product that follows, as for `\\sin 2x`) is read once per term with the
-        index bound to its value, under every size guard. Infinite and symbolic bounds are
-        refused: a series is not a number we can check."""
+        index bound to its value, under every size guard. An infinite sum from an integer
+        is a `Series` (`infinite_series`); other symbolic bounds are refused."""
         self.expect("_")
         self.expect("{")
         index = self.next()
@@ -474,6 +475,8 @@ class _Parser:
         self.expect("}")
         self.expect("^")
         upper = self.exponent()
+        if name == "\\sum" and upper == sympy.oo and getattr(lower, "is_Integer", False):
+            return self.infinite_series(index.text, lower)
         if not (getattr(lower, "is_Integer", False) and getattr(upper, "is_Integer", False)):
             raise ParseError(f"{name} with infinite or symbolic bounds is not supported")
         values = range(int(lower), int(upper) + 1) if upper - lower < MAX_SUM_TERMS else None
@@ -494,6 +497,20 @@ class _Parser:
             if value is not None:
                 total = add(total, term) if name == "\\sum" else mul(total, term)
         return total
+
+    def infinite_series(self, index: str, lower):
+        """`\\sum_{n=a}^{\\infty} f(n)`: the summand, read once with the index bound to
+        SERIES_INDEX + a, so that series written from different starts compare term by
+        term (`\\sum_{n=1}^{\\infty} n x^{n-1}` is `\\sum_{n=0}^{\\infty} (n+1) x^n`)."""
+        self.terms_read += 1
+        self.bound[index] = add(SERIES_INDEX, lower)
+        try:
+            term = self.power()
+            while implicit_start(self.peek()):
+                term = mul(term, self.power())
+        finally:
+            self.bound.pop(index, None)
+        return Series(require_expr(term, "summand"))
 
     def function(self, name: str):
         base = None
