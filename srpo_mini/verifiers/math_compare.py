@@ -3,7 +3,7 @@
 This is the part of the math verifier that may take time (sympy arithmetic, evaluation,
 simplification), so it runs in a worker process under a hard wall-clock limit (see
 `workers.py`); `compare_task` is the worker's entry point. The policy it implements is
-stated in `srpo_mini.verifiers.math`.
+stated in docs/math_verifier.md.
 
 Scalars, in order:
     1. identical sympy objects (sympy already canonicalizes `2x` vs `x \\cdot 2`);
@@ -16,7 +16,7 @@ Scalars, in order:
        disagreement proves inequality, agreement at every defined point is accepted;
        `simplify(a - b) == 0` only when too few points are defined.
 Structures (tuples, intervals, sets, matrices, equations, inequalities, lists) are
-compared part by part with the scalar rule.
+compared part by part with the scalar rule; infinite series by their summands.
 
 Closeness of two numbers (after evaluation to EVAL_DIGITS digits):
     exact scalars           |a - b| <= 10^-EXACT_MATCH_DIGITS * max(|a|, |b|)
