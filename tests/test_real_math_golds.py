@@ -85,6 +85,7 @@ GOLD_CLASSES = [
     (r"$11: 4$", "notation unsupported: ratio"),
     (r"$\{x|x=3k,k\in \mathbb{Z}\}$", "notation unsupported: set over the integers"),
     ("The steady state current is 2 amps.", "free text"),
+    ("1+" * 6000 + "1", "notation unsupported: too long to parse"),
 ]
 
 

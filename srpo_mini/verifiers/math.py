@@ -192,8 +192,9 @@ def _in_process(text, gold, extract: bool, gold_cache: dict):
 @dataclass(frozen=True)
 class GoldCheck:
     """Can the verifier read a gold answer? kind: "math", "choice", "words" (readable), or
-    "free text", "proof" (prose the verifier does not judge), or "unreadable"; reason:
-    the parser's message for the last three."""
+    the class of a gold it does not grade (`math_extract.gold_class`: "free text",
+    "proof", "garbled: ...", "notation unsupported: ...", or "unreadable"); reason: the
+    parser's message when not readable."""
 
     gold: str
     kind: str

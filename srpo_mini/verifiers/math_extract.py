@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 
 from ..prompts import ANSWER_CLOSE, extract_answer_tag
-from .math_policy import MAX_EXTRACT_CHARS
+from .math_policy import MAX_ANSWER_CHARS, MAX_EXTRACT_CHARS
 
 EXTRACTION_MODES = ("strict", "lenient")
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
@@ -352,7 +352,7 @@ _UNSUPPORTED_NOTATION = [(name, re.compile(pattern)) for name, pattern in [
     ("named sets", r"\\mathbb\s*\{[RC]\}"),
     ("subscript in words", r"_\{\\text"),
     ("units the gold does not separate", r"\\mathrm\s*\{(?:ft|hr|mi|min)\}"),
-    ("words as variables", r"[A-Za-z]{3,}\s*\$?\s*="),
+    ("words as variables", r"(?<![A-Za-z])[A-Za-z]{3,}\s*\$?\s*="),
     ("approximate value in words", r"^(?:About|Approximately)\s"),
     ("ratio", r"^\$?\s*\d+\s*:\s*\d+\s*\$?$"),
     ("several points for one label", r"(?:min|max)\$?\s*at\s*\$?\s*x\s*=\s*\\pm"),
@@ -374,6 +374,8 @@ def gold_class(gold: str, reason: str) -> str:
     "notation unsupported: <what>", or "unreadable" when none of these fits."""
     if not gold.strip():
         return "garbled: empty"
+    if len(gold) > MAX_ANSWER_CHARS:  # (and the patterns below scan bounded text)
+        return "notation unsupported: too long to parse"
     prose = prose_kind(gold)
     if prose is not None:
         return prose
