@@ -161,6 +161,7 @@ CASES = {
          r"\sum_{n=0}^{\infty}(-1)^{n}(n+1)(x-1)^{n}, R=2", False),
         (r"\sum_{n=0}^{\infty} x^{n}", r"-\sum_{n=0}^{\infty} x^{n}", False),  # not arithmetic
         (r"\sum_{n=0}^{\infty} x^{n}", r"1 + \sum_{n=1}^{\infty} x^{n}", False),
+        (r"\sum_{n=0}^{\infty} a_{n} x^{n}", r"\sum_{n=1}^{\infty} a_{n} x^{n-1}", False),
     ],
     "gold labels of college math": [
         # labelled extrema: the points, in the gold's order; a candidate's labels are not

@@ -504,12 +504,17 @@ class _Parser:
         term (`\\sum_{n=1}^{\\infty} n x^{n-1}` is `\\sum_{n=0}^{\\infty} (n+1) x^n`)."""
         self.terms_read += 1
         self.bound[index] = add(SERIES_INDEX, lower)
+        start = self.i
         try:
             term = self.power()
             while implicit_start(self.peek()):
                 term = mul(term, self.power())
         finally:
             self.bound.pop(index, None)
+        if any(token.text == "_" for token in self.tokens[start:self.i]):
+            # `a_n` is one symbol, not shifted with the index: `\sum_{n=0} a_n x^n` would
+            # equal `\sum_{n=1} a_n x^{n-1}`
+            raise ParseError("a subscript in the summand of a series")
         return Series(require_expr(term, "summand"))
 
     def function(self, name: str):
