@@ -163,6 +163,26 @@ CASES = {
         (r"\sum_{n=0}^{\infty} x^{n}", r"1 + \sum_{n=1}^{\infty} x^{n}", False),
         (r"\sum_{n=0}^{\infty} a_{n} x^{n}", r"\sum_{n=1}^{\infty} a_{n} x^{n-1}", False),
     ],
+    "unions over k": [
+        # set by set for every integer k (endpoints as functions of k); a union written
+        # from another family (k shifted) is judged unequal (fail closed)
+        (r"\bigcup_{k=-\infty}^{\infty}(2 k \pi,(2 k+2) \pi)",
+         r"\bigcup_{n=-\infty}^{\infty}(2 n \pi,2(n+1) \pi)", True),
+        (r"\bigcup_{k=-\infty}^{\infty}(2 k \pi,(2 k+2) \pi)",
+         r"\bigcup_{k=-\infty}^{\infty}[2 k \pi,(2 k+2) \pi]", False),
+        (r"\bigcup_{k=-\infty}^{\infty}(2 k \pi,(2 k+2) \pi)",
+         r"\bigcup_{k=-\infty}^{\infty}(2 k \pi,(2 k+3) \pi)", False),
+        (r"\bigcup_{k=-\infty}^{\infty}(2 k \pi,(2 k+2) \pi)", r"(2 k \pi,(2 k+2) \pi)", False),
+        (r"\bigcup_{k=-\infty}^{\infty}(2 k \pi,(2 k+2) \pi)",
+         r"\bigcup_{k=-\infty}^{\infty}(2 k \pi-2 \pi,2 k \pi)", False),
+        (r"\bigcup_{k=-\infty}^{\infty}\left\{\left[\frac{(6 k-1) \pi}{3}, \frac{(6 k+1) \pi}{3}"
+         r"\right] \cup\left(\frac{(4 k+1) \pi}{2}, \frac{(4 k+3) \pi}{2}\right)\right\}",
+         r"\bigcup_{k=-\infty}^{\infty}\{(\frac{(4 k+1) \pi}{2}, \frac{(4 k+3) \pi}{2}) \cup "
+         r"[\frac{(6 k-1) \pi}{3}, \frac{(6 k+1) \pi}{3}]\}", True),
+        (r"\bigcup_{k=-\infty}^{\infty}\left\{\left[\frac{(6 k-1) \pi}{3}, \frac{(6 k+1) \pi}{3}"
+         r"\right] \cup\left(\frac{(4 k+1) \pi}{2}, \frac{(4 k+3) \pi}{2}\right)\right\}",
+         r"\bigcup_{k=-\infty}^{\infty}\{[\frac{(6 k-1) \pi}{3}, \frac{(6 k+1) \pi}{3}]\}", False),
+    ],
     "gold labels of college math": [
         # labelled extrema: the points, in the gold's order; a candidate's labels are not
         # read (`max at -1, min at 1` would otherwise equal `min at -1, max at 1`)

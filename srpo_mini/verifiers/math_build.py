@@ -79,6 +79,17 @@ class Series:
 SERIES_INDEX = sympy.Dummy("n")
 
 
+@dataclass(frozen=True)
+class PeriodicUnion:
+    """`\\bigcup_{k=-\\infty}^{\\infty} S(k)`: the set S with k the integer PERIOD_INDEX.
+    Not a set of sympy's: it only compares with another union over k."""
+
+    body: object
+
+
+PERIOD_INDEX = sympy.Dummy("k", integer=True)
+
+
 @dataclass
 class Parsed:
     """A parsed answer: `value`, plus every decimal literal written -> its last-place unit."""

@@ -34,8 +34,8 @@ import mpmath
 import sympy
 
 from .math_normalize import within_tolerance
-from .math_parse import (Assignment, BareList, Degrees, ParseError, Parsed, Percent, Series,
-                         parse_answer)
+from .math_parse import (Assignment, BareList, Degrees, ParseError, Parsed, Percent,
+                         PeriodicUnion, Series, parse_answer)
 from .math_policy import (EVAL_DIGITS, EXACT_MATCH_DIGITS, MAX_POINT_TRIES, MIN_VALID_POINTS,
                           POINT_SCALES, RANDOM_POINTS, TINY_DIGITS)
 
@@ -120,6 +120,13 @@ class Comparator:
                 return False, "unequal: a series against a non-series"
             equal, reason = self.scalars(a.term, b.term)
             return equal, reason + " (series, term by term)"
+        if isinstance(a, PeriodicUnion) or isinstance(b, PeriodicUnion):
+            # set by set for every k (endpoints compared as functions of k): equal families
+            # give equal unions; the same union from another family (k shifted) is not found
+            if not (isinstance(a, PeriodicUnion) and isinstance(b, PeriodicUnion)):
+                return False, "unequal: a union over k against another answer"
+            equal, reason = self._sets(a.body, b.body)
+            return equal, reason + " (for every k)"
         if isinstance(a, Assignment) or isinstance(b, Assignment):
             return self._assignment(a, b)
         if isinstance(a, BareList) or isinstance(b, BareList):

@@ -40,8 +40,8 @@ import sympy
 from sympy import Integer, Rational
 
 from .math_build import (ACCENTS, CONSTANTS, FUNCTIONS, GREEK, INVERSE, MATRICES, MULTI_ARG, RELATIONS,
-                         SERIES_INDEX, SETS, Assignment, BareList, Degrees, Parsed, Percent,
-                         Series, add, as_interval,
+                         PERIOD_INDEX, SERIES_INDEX, SETS, Assignment, BareList, Degrees,
+                         Parsed, Percent, PeriodicUnion, Series, add, as_interval,
                          make_interval, mul, neg, require_expr, safe_factorial, safe_pow)
 from .math_policy import (MAX_BINOMIAL, MAX_COLLECTION, MAX_DETERMINANT_SIZE, MAX_MATRIX_CELLS,
                           MAX_NESTING, MAX_NUMBER_DIGITS, MAX_PARSE_CHARS, MAX_PLUS_MINUS,
@@ -439,6 +439,8 @@ class _Parser:
             return self.function(name)
         if name in ("\\sum", "\\prod"):
             return self.finite_sum(name)
+        if name == "\\bigcup":
+            return self.periodic_union()
         if name in MULTI_ARG:
             self.expect("(")
             args = [require_expr(a, "argument") for a in self.items_until(")")]
@@ -516,6 +518,38 @@ class _Parser:
             # equal `\sum_{n=1} a_n x^{n-1}`
             raise ParseError("a subscript in the summand of a series")
         return Series(require_expr(term, "summand"))
+
+    def periodic_union(self):
+        """`\\bigcup_{k=-\\infty}^{\\infty} (k\\pi, k\\pi + 1)`: the set that follows (an
+        interval, or a union in set braces), read once with k bound to the integer
+        PERIOD_INDEX. Only over all integers: other bounds are refused."""
+        self.expect("_")
+        self.expect("{")
+        index = self.next()
+        if index.kind != "id" or index.text in self.bound:
+            raise ParseError("bad index of \\bigcup")
+        self.expect("=")
+        lower = self.additive()
+        self.expect("}")
+        self.expect("^")
+        upper = self.exponent()
+        if lower != -sympy.oo or upper != sympy.oo:
+            raise ParseError("\\bigcup over other than all integers is not supported")
+        self.bound[index.text] = PERIOD_INDEX
+        try:
+            if self.peek().kind == "lset":  # `\\{[a, b] \\cup (c, d)\\}`: braces group a union
+                self.next()
+                body = self.setexpr()
+                if self.next().kind != "rset":
+                    raise ParseError("unbalanced set braces after \\bigcup")
+            else:
+                body = self.power()
+        finally:
+            self.bound.pop(index.text, None)
+        body = as_interval(body)
+        if not body.has(PERIOD_INDEX):
+            raise ParseError("\\bigcup of a set that does not depend on its index")
+        return PeriodicUnion(body)
 
     def function(self, name: str):
         base = None
