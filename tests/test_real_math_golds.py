@@ -1,8 +1,9 @@
 """Every gold answer of the real benchmark files in ../shared/data/real, read by the math
 verifier: each parses or is classified (words; free text, proof, garbled: ..., notation
-unsupported: ...), with the counts per file and kind printed; each readable gold equals itself in every written form the verifier
-supports and differs from a perturbed copy (a number changed, a sign flipped, an element
-removed). The files must be present: a missing file fails, it does not skip.
+unsupported: ...), with the counts per file and kind printed; each readable gold equals
+itself in every written form the verifier supports and differs from a perturbed copy (a
+number changed, a sign flipped, an element removed); each class has a row in a case
+table. The files must be present: a missing file fails, it does not skip.
 
     python -m pytest tests/test_real_math_golds.py -q -s      # -s shows the counts
 """

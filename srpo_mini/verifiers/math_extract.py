@@ -267,10 +267,12 @@ _EXTREMUM_RE = re.compile(r"(?:^|,\s*)(?:local\s+)?\\?(?:min|max)\b"
                           r"(?:\s*\.\s*(?:at\b\s*)?|\s+at\b\s*)(?:x\s*=\s*)?")
 # `No solution : $\\oslash$` (an OCR of the empty-set sign), `np.arcsin(10/13)` (code)
 _NO_SOLUTION_RE = re.compile(r"(?<=\$)\s*\\oslash\s*(?=\$)")
-_SPLIT_TIME_RE = re.compile(r"^\$\s*(\d{1,2})\s*:\s*(\d{2})\s*\$\s*([AaPp]\.?\s*[Mm]\.?)$")  # `$2: 15$ PM`
+# `$2: 15$ PM`: a time of day split by the source's math span
+_SPLIT_TIME_RE = re.compile(r"^\$\s*(\d{1,2})\s*:\s*(\d{2})\s*\$\s*([AaPp]\.?\s*[Mm]\.?)$")
 _LEADING_BULLET_RE = re.compile(r"^\$\s*\\bullet\s*")  # a list bullet before the answer
 _QUOTED_WORDS_RE = re.compile(r"[A-Za-z][A-Za-z ]{0,30}:\s*\"([A-Za-z][A-Za-z ]*)\"\.?")
-_CODE_PREFIX_RE = re.compile(r"^(?:np|numpy|math)\.(?=(?:arc)?(?:sin|cos|tan)\(|sqrt\(|log\(|exp\()")
+_CODE_PREFIX_RE = re.compile(r"^(?:np|numpy|math)\."
+                             r"(?=(?:arc)?(?:sin|cos|tan)\(|sqrt\(|log\(|exp\()")
 
 
 def _extremum_labels(text: str) -> str | None:
