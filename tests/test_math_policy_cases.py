@@ -183,6 +183,27 @@ CASES = {
          r"\right] \cup\left(\frac{(4 k+1) \pi}{2}, \frac{(4 k+3) \pi}{2}\right)\right\}",
          r"\bigcup_{k=-\infty}^{\infty}\{[\frac{(6 k-1) \pi}{3}, \frac{(6 k+1) \pi}{3}]\}", False),
     ],
+    "piecewise functions": [
+        # piece by piece in any order: values by the scalar rule, conditions as sets of the
+        # same variable; `\text{if}` is dropped; the same function cut otherwise is unequal
+        (r"$C(p)=\left\{\begin{array}{rll}6 p+1.5 & \text { if } & 1 \leq p \leq 5 \\ 5.5 p &"
+         r" \text { if } & p \geq 6\end{array}\right.$",
+         r"\begin{cases} 5.5 p & p \ge 6 \\ 1.5 + 6p & 1 \le p \le 5 \end{cases}", True),
+        (r"$C(p)=\left\{\begin{array}{rll}6 p+1.5 & \text { if } & 1 \leq p \leq 5 \\ 5.5 p &"
+         r" \text { if } & p \geq 6\end{array}\right.$",
+         r"C(p) = \begin{cases} 6p+1.5 & \text{if } 1 \le p < 5 \\ 5.5 p & \text{if } p \ge 6"
+         r" \end{cases}", False),
+        (r"$C(p)=\left\{\begin{array}{rll}6 p+1.5 & \text { if } & 1 \leq p \leq 5 \\ 5.5 p &"
+         r" \text { if } & p \geq 6\end{array}\right.$",
+         r"\begin{cases} 6p+1.5 & 1 \le q \le 5 \\ 5.5 p & q \ge 6 \end{cases}", False),
+        (r"\begin{cases} 10 & 0 \le m \le 500 \\ 10+0.15(m-500) & m>500\end{cases}",
+         r"\begin{cases} 10 & 0 \le m \le 500 \\ 0.15 m - 65 & m > 500\end{cases}", True),
+        (r"\begin{cases} 10 & 0 \le m \le 500 \\ 10+0.15(m-500) & m>500\end{cases}",
+         r"\begin{cases} 10 & 0 \le m \le 500 \\ 0.15 m - 65 & m \ge 500\end{cases}", False),
+        (r"\begin{cases} 10 & 0 \le m \le 500 \\ 10+0.15(m-500) & m>500\end{cases}",
+         r"\begin{cases} 10 & 0 \le m \le 500 \end{cases}", False),
+        (r"\begin{cases} x & x \ge 0 \\ -x & x < 0\end{cases}", "|x|", False),
+    ],
     "gold labels of college math": [
         # labelled extrema: the points, in the gold's order; a candidate's labels are not
         # read (`max at -1, min at 1` would otherwise equal `min at -1, max at 1`)

@@ -90,6 +90,14 @@ class PeriodicUnion:
 PERIOD_INDEX = sympy.Dummy("k", integer=True)
 
 
+@dataclass(frozen=True)
+class Piecewise:
+    """`\\begin{cases} f & x < 0 \\\\ g & x \\ge 0 \\end{cases}`: (value, condition) pieces,
+    in the written order (compared in any order)."""
+
+    pieces: tuple
+
+
 @dataclass
 class Parsed:
     """A parsed answer: `value`, plus every decimal literal written -> its last-place unit."""

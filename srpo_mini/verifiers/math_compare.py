@@ -35,7 +35,7 @@ import sympy
 
 from .math_normalize import within_tolerance
 from .math_parse import (Assignment, BareList, Degrees, ParseError, Parsed, Percent,
-                         PeriodicUnion, Series, parse_answer)
+                         PeriodicUnion, Piecewise, Series, parse_answer)
 from .math_policy import (EVAL_DIGITS, EXACT_MATCH_DIGITS, MAX_POINT_TRIES, MIN_VALID_POINTS,
                           POINT_SCALES, RANDOM_POINTS, TINY_DIGITS)
 
@@ -113,6 +113,8 @@ class Comparator:
 
     # --- dispatch on the kind of answer --------------------------------------------
     def equal(self, a, b) -> tuple[bool, str]:
+        if isinstance(a, Assignment) or isinstance(b, Assignment):
+            return self._assignment(a, b)
         if isinstance(a, Series) or isinstance(b, Series):
             # term by term from index 0: equal summands give equal series; equal series
             # written with different summands (a closed form, a regrouping) are not found
@@ -127,8 +129,13 @@ class Comparator:
                 return False, "unequal: a union over k against another answer"
             equal, reason = self._sets(a.body, b.body)
             return equal, reason + " (for every k)"
-        if isinstance(a, Assignment) or isinstance(b, Assignment):
-            return self._assignment(a, b)
+        if isinstance(a, Piecewise) or isinstance(b, Piecewise):
+            # piece by piece in any order: the values by the scalar rule, the conditions as
+            # relations (rule 8: `1 \\le p \\le 5` is [1, 5]); the same function cut into
+            # other pieces is judged unequal (fail closed)
+            if not (isinstance(a, Piecewise) and isinstance(b, Piecewise)):
+                return False, "unequal: a piecewise function against another answer"
+            return self._unordered_by(a.pieces, b.pieces, self._piece)
         if isinstance(a, BareList) or isinstance(b, BareList):
             return self._list(a, b)
         if isinstance(a, sympy.Set) or isinstance(b, sympy.Set):
@@ -186,17 +193,27 @@ class Comparator:
         return True, "equal: element by element"
 
     def _unordered(self, xs, ys):
+        return self._unordered_by(xs, ys, lambda x, y: self.equal(x, y)[0])
+
+    def _unordered_by(self, xs, ys, same):
         if len(xs) != len(ys):
             return False, f"unequal: {len(xs)} vs {len(ys)} elements"
         unmatched = list(ys)
         for x in xs:
             for index, y in enumerate(unmatched):
-                if self.equal(x, y)[0]:
+                if same(x, y):
                     del unmatched[index]
                     break
             else:
                 return False, f"unequal: no match for element {_show(x)}"
         return True, "equal: same elements in any order"
+
+    def _piece(self, a, b) -> bool:
+        """Two (value, condition) pieces of piecewise functions: both parts equal, and the
+        conditions on the same variables (rule 8 alone would make `q > 6` the set of
+        `p > 6`)."""
+        return (a[1].free_symbols == b[1].free_symbols and self.scalars(a[0], b[0])[0]
+                and self._relations(a[1], b[1])[0])
 
     def _matrix(self, a, b):
         if isinstance(a, sympy.MatrixBase) and isinstance(b, sympy.MatrixBase):

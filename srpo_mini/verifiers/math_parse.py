@@ -41,7 +41,7 @@ from sympy import Integer, Rational
 
 from .math_build import (ACCENTS, CONSTANTS, FUNCTIONS, GREEK, INVERSE, MATRICES, MULTI_ARG, RELATIONS,
                          PERIOD_INDEX, SERIES_INDEX, SETS, Assignment, BareList, Degrees,
-                         Parsed, Percent, PeriodicUnion, Series, add, as_interval,
+                         Parsed, Percent, PeriodicUnion, Piecewise, Series, add, as_interval,
                          make_interval, mul, neg, require_expr, safe_factorial, safe_pow)
 from .math_policy import (MAX_BINOMIAL, MAX_COLLECTION, MAX_DETERMINANT_SIZE, MAX_MATRIX_CELLS,
                           MAX_NESTING, MAX_NUMBER_DIGITS, MAX_PARSE_CHARS, MAX_PLUS_MINUS,
@@ -610,6 +610,11 @@ class _Parser:
 
     def set_literal(self):
         self.next()
+        if self.peek().kind == "begin" and self.peek().text == "array":
+            # `\\left\\{\\begin{array}{ll} f & x<0 \\\\ g & x \\ge 0\\end{array}\\right.`
+            piecewise = self.piecewise()
+            self.accept("\\}")
+            return piecewise
         if self.peek().kind == "rset":
             self.next()
             return sympy.EmptySet
@@ -633,7 +638,34 @@ class _Parser:
                 raise ParseError("unsupported set element")
         return sympy.FiniteSet(*items)
 
+    def piecewise(self):
+        """`\\begin{cases}` (or an array after `\\{`) of rows `value & condition`: a
+        Piecewise. A condition is a relation (`1 \\le p \\le 5`, `m > 500`); `\\text{if}`
+        was dropped by the normalizer; "otherwise" is a word, so such a gold is not read."""
+        environment = self.next().text
+        if environment == "array" and self.at("{"):
+            self._raw_group()  # column specification
+        pieces = []
+        while self.peek().kind != "end":
+            value = require_expr(self.additive(), "value of a piece")
+            self.expect("&")
+            condition = self.relation()
+            if not isinstance(condition, sympy.Basic) or isinstance(condition, sympy.Expr):
+                raise ParseError("condition of a piece is not a relation")
+            pieces.append((value, condition))
+            if len(pieces) > MAX_COLLECTION:
+                raise ParseError("too many pieces")
+            if self.peek().kind == "row":
+                self.next()
+            elif self.peek().kind != "end":
+                raise ParseError("bad piece separator")
+        if self.next().text != environment or not pieces:
+            raise ParseError("mismatched \\end or no pieces")
+        return Piecewise(tuple(pieces))
+
     def matrix(self):
+        if self.peek().text == "cases":
+            return self.piecewise()
         environment = self.next().text
         if environment not in MATRICES:
             raise ParseError(f"unsupported environment {environment}")
