@@ -1,5 +1,6 @@
 """`srpo-mini check-data`: counts on good files, a non-zero exit and the message on bad ones;
-math golds the verifier cannot read are counted and named by file and row.
+math golds the verifier cannot read are counted by kind and named by file and row; loading
+such a file for training raises, or drops those rows with their count when asked.
 
 Runs the command through `srpo_mini.cli.main`, as the console script does, on JSONL,
 JSON and Parquet files written in a temporary directory.
@@ -14,7 +15,9 @@ import json
 import pytest
 
 from srpo_mini.cli import main
-from srpo_mini.data.schema import Problem, to_dataset
+from srpo_mini.config import DataConfig
+from srpo_mini.data.schema import DataError, Problem, to_dataset
+from srpo_mini.data.sources import load_run_problems
 
 
 def write_jsonl(path, rows):
@@ -88,19 +91,45 @@ def test_unreadable_math_golds_are_named_with_file_and_row(tmp_path, capsys):
     """Golds the math verifier cannot read (rows 2 and 4): counted on stdout, one error
     line each on stderr with file, row and gold, exit code 1; a word gold is readable."""
     rows = [{**MATH_ROWS[0]},
-            {"id": "u1", "domain": "math", "prompt": "?", "answer": r"\sum_{n=0}^{\infty} x^n"},
+            {"id": "u1", "domain": "math", "prompt": "?", "answer": r"1 + \sum_{n=0}^{\infty} x^n"},
             {"id": "w1", "domain": "math", "prompt": "?", "answer": r"\text{Monday}"},
             {"id": "u2", "domain": "math", "prompt": "?", "answer": "5 4.6"}]
     path = write_jsonl(tmp_path / "golds.jsonl", rows)
     assert main(["check-data", str(path)]) == 1
     out, err = capsys.readouterr()
-    assert out.splitlines()[-1] == "math golds: 2 of 4 readable (math 1, words 1, unreadable 2)"
+    assert out.splitlines()[-1] == ("math golds: 2 of 4 readable (math 1, words 1, notation "
+                                    "unsupported: juxtaposed values 1, notation unsupported: "
+                                    "series inside an expression 1)")
     errors = err.strip().splitlines()
     assert len(errors) == 2
     assert errors[0].startswith(f"error: {path}, row 2, field 'answer': the math verifier "
-                                r"cannot read the gold answer '\\sum_{n=0}^{\\infty} x^n'")
+                                r"cannot read the gold answer '1 + \\sum_{n=0}^{\\infty} x^n'")
     assert errors[1].startswith(f"error: {path}, row 4, field 'answer': ")
-    assert "'5 4.6' (unreadable: " in errors[1]
+    assert "'5 4.6' (notation unsupported: juxtaposed values; gold not parsed: " in errors[1]
+
+
+def test_loading_for_training_raises_or_drops_unreadable_golds(tmp_path):
+    """Loading a dataset for training: a gold the verifier cannot read is a DataError naming
+    file, row and gold; with drop_ungradable those rows are dropped and counted by kind."""
+    rows = [*MATH_ROWS[:2],
+            {"id": "u1", "domain": "math", "prompt": "?", "answer": r"1 + \sum_{n=0}^{\infty} x^n"},
+            {"id": "u2", "domain": "math", "prompt": "?",
+             "answer": "The rocket reaches its maximum height of 500 feet 10 seconds after."}]
+    path = write_jsonl(tmp_path / "golds.jsonl", rows)
+    data = DataConfig(train_files=[str(path)])
+    with pytest.raises(DataError) as info:
+        load_run_problems(data)
+    message = str(info.value)
+    assert message.startswith(f"{path}, row 3, field 'answer': the math verifier cannot read "
+                              r"the gold answer '1 + \\sum_{n=0}^{\\infty} x^n' (notation "
+                              "unsupported: series inside an expression; "), message
+    assert "2 of 4 math golds here cannot" in message
+    with pytest.warns(UserWarning) as caught:
+        train, _ = load_run_problems(data, drop_ungradable=True)
+    assert [p.id for p in train] == ["m0", "m1"]
+    assert [str(w.message) for w in caught] == [
+        f"{path}: dropped 2 of 4 math problems whose gold answer the math verifier cannot "
+        "read (free text 1, notation unsupported: series inside an expression 1)"]
 
 
 def test_malformed_line_and_missing_file(tmp_path, capsys):

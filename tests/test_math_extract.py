@@ -78,6 +78,18 @@ GOLDS = [
     ("$(-3 t+4, t)$ for all real numbers $t$", "$(-3 t+4, t)$"),
     ("$56 x^{6}+$ $60 x^{2}$", "$56 x^{6}+ 60 x^{2}$"),
     ("$\\frac{1}{2}$", "$\\frac{1}{2}$"),
+    ("$\\min$ at $x=-1, \\max$ at $x=1$", "(-1, 1)"),  # labelled extrema: the points
+    ("$\\max$ at $x=63 / 64$", "63 / 64"),
+    ("local min. $(0,0) $", "(0,0)"),
+    ("$\\max(3,5)$", "$\\max(3,5)$"),  # a function, not a label
+    ("$\\min$ at $x=7 \\pi / 12+k \\pi$, for integer $k$",  # words: not a label list
+     "$\\min$ at $x=7 \\pi / 12+k \\pi$, for integer $k$"),
+    ("No solution : $\\oslash$", "$\\emptyset$"),
+    ("np.arcsin(10/13)", "\\arcsin(10/13)"),
+    ("$2: 15$ PM", "2:15 PM"),
+    ("$\\bullet k=5$", "$k=5$"),
+    ('Ciphertext: "ZRUJPZVAEJTWOXGJZV".', "ZRUJPZVAEJTWOXGJZV"),
+    ("$\\frac{a}{b} /$ $2$", "$\\frac{a}{b} / 2$"),
 ]
 
 

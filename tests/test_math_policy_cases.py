@@ -141,9 +141,91 @@ CASES = {
         (r"\sum_{k=1}^{4}(-1)^{k-1} \frac{x^{2 k-1}}{2 k-1}", "x - x^3/3 + x^5/5 + x^7/7",
          False),
         (r"\prod_{j=1}^{5} j", "120", True), (r"\prod_{j=1}^{5} j", "24", False),
-        (r"\sum_{n=0}^{\infty} x^n", r"\frac{1}{1-x}", False),  # series: not read
+        (r"\sum_{n=0}^{\infty} x^n", r"\frac{1}{1-x}", False),  # a series, not its closed form
         (r"\sum_{k=1}^{0} k", "0", True), (r"\sum_{a=1}^{9}\sum_{b=1}^{9} a b", "2025", True),
         (r"\sum_{a=1}^{20}\sum_{b=1}^{20} a b", "44100", False),  # 420 summands: refused
+    ],
+    "infinite series": [
+        # term by term from index 0: equal summands, equal series; nothing else is read
+        (r"\sum_{n=0}^{\infty}(n+1)(n+2) x^{n}", r"\sum_{n=0}^{\infty}(n+2)(n+1) x^{n}", True),
+        (r"\sum_{n=0}^{\infty}(n+1)(n+2) x^{n}", r"\sum_{n=0}^{\infty}(n+1)(n+3) x^{n}", False),
+        (r"\sum_{n=0}^{\infty}(n+1) x^{n}", r"\sum_{k=1}^{\infty} k x^{k-1}", True),  # shifted
+        (r"\sum_{n=0}^{\infty}(n+1) x^{n}", r"\sum_{k=1}^{\infty} k x^{k}", False),
+        (r"\sum_{n=0}^{\infty}(n+1) x^{n}", r"\sum_{n=1}^{\infty}(n+1) x^{n}", False),
+        (r"\sum_{n=0}^{\infty}(n+1) x^{n}", r"\frac{1}{(1-x)^{2}}", False),  # no closed forms
+        (r"\sum_{n=0}^{\infty} \frac{(-1)^{n}}{2 n+1} x^{2 n+1}",
+         r"\sum_{n=0}^{\infty} \frac{(-1)^{n+1}}{2 n+1} x^{2 n+1}", False),
+        (r"\sum_{n=0}^{\infty} \frac{(\ln (2))^{n}}{n !} x^{n}",
+         r"\sum_{n=0}^{\infty} \frac{(x \ln 2)^{n}}{n!}", True),
+        (r"\sum_{n=0}^{\infty}(-1)^{n}(n+1)(x-1)^{n}, R=1",
+         r"\sum_{n=0}^{\infty}(-1)^{n}(n+1)(x-1)^{n}, R=2", False),
+        (r"\sum_{n=0}^{\infty} x^{n}", r"-\sum_{n=0}^{\infty} x^{n}", False),  # not arithmetic
+        (r"\sum_{n=0}^{\infty} x^{n}", r"1 + \sum_{n=1}^{\infty} x^{n}", False),
+        (r"\sum_{n=0}^{\infty} a_{n} x^{n}", r"\sum_{n=1}^{\infty} a_{n} x^{n-1}", False),
+    ],
+    "unions over k": [
+        # set by set for every integer k (endpoints as functions of k); a union written
+        # from another family (k shifted) is judged unequal (fail closed)
+        (r"\bigcup_{k=-\infty}^{\infty}(2 k \pi,(2 k+2) \pi)",
+         r"\bigcup_{n=-\infty}^{\infty}(2 n \pi,2(n+1) \pi)", True),
+        (r"\bigcup_{k=-\infty}^{\infty}(2 k \pi,(2 k+2) \pi)",
+         r"\bigcup_{k=-\infty}^{\infty}[2 k \pi,(2 k+2) \pi]", False),
+        (r"\bigcup_{k=-\infty}^{\infty}(2 k \pi,(2 k+2) \pi)",
+         r"\bigcup_{k=-\infty}^{\infty}(2 k \pi,(2 k+3) \pi)", False),
+        (r"\bigcup_{k=-\infty}^{\infty}(2 k \pi,(2 k+2) \pi)", r"(2 k \pi,(2 k+2) \pi)", False),
+        (r"\bigcup_{k=-\infty}^{\infty}(2 k \pi,(2 k+2) \pi)",
+         r"\bigcup_{k=-\infty}^{\infty}(2 k \pi-2 \pi,2 k \pi)", False),
+        (r"\bigcup_{k=-\infty}^{\infty}\left\{\left[\frac{(6 k-1) \pi}{3}, \frac{(6 k+1) \pi}{3}"
+         r"\right] \cup\left(\frac{(4 k+1) \pi}{2}, \frac{(4 k+3) \pi}{2}\right)\right\}",
+         r"\bigcup_{k=-\infty}^{\infty}\{(\frac{(4 k+1) \pi}{2}, \frac{(4 k+3) \pi}{2}) \cup "
+         r"[\frac{(6 k-1) \pi}{3}, \frac{(6 k+1) \pi}{3}]\}", True),
+        (r"\bigcup_{k=-\infty}^{\infty}\left\{\left[\frac{(6 k-1) \pi}{3}, \frac{(6 k+1) \pi}{3}"
+         r"\right] \cup\left(\frac{(4 k+1) \pi}{2}, \frac{(4 k+3) \pi}{2}\right)\right\}",
+         r"\bigcup_{k=-\infty}^{\infty}\{[\frac{(6 k-1) \pi}{3}, \frac{(6 k+1) \pi}{3}]\}", False),
+    ],
+    "piecewise functions": [
+        # piece by piece in any order: values by the scalar rule, conditions as sets of the
+        # same variable; `\text{if}` is dropped; the same function cut otherwise is unequal
+        (r"$C(p)=\left\{\begin{array}{rll}6 p+1.5 & \text { if } & 1 \leq p \leq 5 \\ 5.5 p &"
+         r" \text { if } & p \geq 6\end{array}\right.$",
+         r"\begin{cases} 5.5 p & p \ge 6 \\ 1.5 + 6p & 1 \le p \le 5 \end{cases}", True),
+        (r"$C(p)=\left\{\begin{array}{rll}6 p+1.5 & \text { if } & 1 \leq p \leq 5 \\ 5.5 p &"
+         r" \text { if } & p \geq 6\end{array}\right.$",
+         r"C(p) = \begin{cases} 6p+1.5 & \text{if } 1 \le p < 5 \\ 5.5 p & \text{if } p \ge 6"
+         r" \end{cases}", False),
+        (r"$C(p)=\left\{\begin{array}{rll}6 p+1.5 & \text { if } & 1 \leq p \leq 5 \\ 5.5 p &"
+         r" \text { if } & p \geq 6\end{array}\right.$",
+         r"\begin{cases} 6p+1.5 & 1 \le q \le 5 \\ 5.5 p & q \ge 6 \end{cases}", False),
+        (r"\begin{cases} 10 & 0 \le m \le 500 \\ 10+0.15(m-500) & m>500\end{cases}",
+         r"\begin{cases} 10 & 0 \le m \le 500 \\ 0.15 m - 65 & m > 500\end{cases}", True),
+        (r"\begin{cases} 10 & 0 \le m \le 500 \\ 10+0.15(m-500) & m>500\end{cases}",
+         r"\begin{cases} 10 & 0 \le m \le 500 \\ 0.15 m - 65 & m \ge 500\end{cases}", False),
+        (r"\begin{cases} 10 & 0 \le m \le 500 \\ 10+0.15(m-500) & m>500\end{cases}",
+         r"\begin{cases} 10 & 0 \le m \le 500 \end{cases}", False),
+        (r"\begin{cases} x & x \ge 0 \\ -x & x < 0\end{cases}", "|x|", False),
+    ],
+    "gold labels of college math": [
+        # labelled extrema: the points, in the gold's order; a candidate's labels are not
+        # read (`max at -1, min at 1` would otherwise equal `min at -1, max at 1`)
+        (r"$\min$ at $x=1$", "1", True), (r"$\min$ at $x=1$", "x=1", True),
+        (r"$\min$ at $x=1$", "-1", False),
+        (r"$\min$ at $x=-1, \max$ at $x=1$", "(-1, 1)", True),
+        (r"$\min$ at $x=-1, \max$ at $x=1$", "(1, -1)", False),
+        (r"$\min$ at $x=-1, \max$ at $x=1$", r"$\max$ at $x=-1, \min$ at $x=1$", False),
+        (r"$\min$ at $x=-1, \max$ at $x=1$", "-1", False),
+        ("local min. $(-1,1 / 2) $", "(-1, 1/2)", True),
+        ("local min. $(-1,1 / 2) $", "(-1, -1/2)", False),
+        (r"$\max(3, 5)$", "5", True),  # a function, not a label
+        (r"No solution : $\oslash$", r"\emptyset", True),  # the empty-set sign, OCR'd
+        (r"No solution : $\oslash$", r"\{0\}", False),
+        ("np.arcsin(10/13)", r"\arcsin(10/13)", True),
+        ("np.arcsin(10/13)", r"\arcsin(10/11)", False),
+        ("$2: 15$ PM", "2:15 p.m.", True), ("$2: 15$ PM", "14:15", True),
+        ("$2: 15$ PM", "2:15 a.m.", False), ("$2: 15$ PM", "2:15", False),
+        (r"$\bullet k=\frac{\ln (1 / 2)}{5.27} \approx-0.1315$", "-0.1315", True),
+        (r"$\bullet k=\frac{\ln (1 / 2)}{5.27} \approx-0.1315$", "-0.1316", False),
+        ('Ciphertext: "ZRUJPZVAEJTWOXGJZV".', "zrujpzvaejtwoxgjzv", True),
+        ('Ciphertext: "ZRUJPZVAEJTWOXGJZV".', "ZRUJPZVAEJTWOXGJZW", False),
     ],
     "evaluated limits, integrals and probabilities": [
         (r"\lim _{n \rightarrow \infty} n^{2} /\left(2 n^{2}+1\right)=1 / 2", "1/2", True),

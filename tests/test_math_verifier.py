@@ -1,7 +1,7 @@
 """The math verifier's equivalence policy, as a case table.
 
 Each row is (gold, answer, expected): `answer` is compared as given (no extraction), so a
-row reads as one sentence of the policy in `srpo_mini/verifiers/math.py`. The table covers
+row reads as one sentence of the policy in docs/math_verifier.md. The table covers
 every category of that policy, equal and unequal, and the known pitfalls of other graders
 (Math-Verify calls 1/2^99 equal to 1/2^98). Extraction from completions, the tiny world's
 answer forms, the agreement of the in-process fast path with the full comparator, two

@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from ..verifiers.math_extract import last_boxed  # one rule for datasets and the verifier
 from .schema import DataError, Problem, read_rows, validate_records
 
 # --------------------------------------------------------------------------- helpers
@@ -85,33 +86,6 @@ def _json_field(row: dict, key: str) -> Any:
         except json.JSONDecodeError as err:
             raise DataError(f"is not valid JSON ({err.msg})", field=key) from None
     return value
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last `\\boxed{...}` (or `\\fbox{...}`) in `text`, braces matched.
-
-    `\\boxed{\\frac{1}{2}}` gives `\\frac{1}{2}`; `\\boxed 5` (no braces) gives `5`.
-    Returns None when there is no complete box.
-    """
-    starts = [m for m in re.finditer(r"\\(?:boxed|fbox)\b", text)]
-    for match in reversed(starts):
-        i = match.end()
-        while i < len(text) and text[i] == " ":
-            i += 1
-        if i < len(text) and text[i] == "{":
-            depth = 0
-            for j in range(i, len(text)):
-                if text[j] == "{" and text[j - 1] != "\\":
-                    depth += 1
-                elif text[j] == "}" and text[j - 1] != "\\":
-                    depth -= 1
-                    if depth == 0:
-                        return text[i + 1:j].strip()
-            continue  # unbalanced: try an earlier box
-        bare = re.match(r"\s*([^\s$]+)", text[match.end():])
-        if bare and bare.group(1).rstrip(".,;"):
-            return bare.group(1).rstrip(".,;")  # "$\boxed 5$." and "\boxed 5." give 5
-    return None
 
 
 def _level(value: Any) -> int | None:

@@ -29,6 +29,16 @@ def format_counts(problems) -> str:
     return "\n".join(lines)
 
 
+READABLE_KINDS = ("math", "choice", "words")
+
+
+def kind_order(kinds) -> list[str]:
+    """The kinds of `verifiers.math.GoldCheck` present in `kinds`: the readable ones, then
+    the others (free text, proof, garbled: ..., notation unsupported: ...) alphabetically."""
+    return [k for k in READABLE_KINDS if kinds[k]] + sorted(k for k in kinds
+                                                            if k not in READABLE_KINDS)
+
+
 def gold_report(files) -> tuple[str, list[str]]:
     """Read every math gold of `files`: (one line of counts per kind, one error line per
     gold the verifier cannot read, naming file, 1-based row and gold)."""
@@ -43,11 +53,9 @@ def gold_report(files) -> tuple[str, list[str]]:
             if not check.readable:
                 errors.append(f"error: {file}, row {row}, field 'answer': the math verifier "
                               f"cannot read the gold answer {problem.answer!r} "
-                              f"({check.kind}: {check.reason})")
-    readable = sum(kinds[k] for k in ("math", "choice", "words"))
-    detail = ", ".join(f"{kind} {kinds[kind]}" for kind in
-                       ("math", "choice", "words", "free text", "proof", "unreadable")
-                       if kinds[kind])
+                              f"({check.kind}; {check.reason})")
+    readable = sum(kinds[k] for k in READABLE_KINDS)
+    detail = ", ".join(f"{kind} {kinds[kind]}" for kind in kind_order(kinds))
     line = (f"math golds: {readable} of {sum(kinds.values())} readable"
             + (f" ({detail})" if detail else ""))
     return line, errors

@@ -1,106 +1,27 @@
 """The math verifier: is the final answer of a completion equivalent to the gold answer?
 
-This is the accuracy reward of the math domain,
+The accuracy reward of the math domain,
 
-    r(completion, gold) = 1  if  extract(completion) ≡ gold  under the policy below,
-                          0  otherwise (wrong, missing, unparseable, too large, too slow),
+    r(completion, gold) = 1  if  extract(completion) ≡ gold,  else 0
+                          (wrong, missing, unparseable, too large or too slow all give 0),
 
-the rule-based outcome reward of DeepSeek-R1-Zero (arXiv 2501.12948, section 2.2.2) that
-SRPO (arXiv 2504.14286) trains with. It runs on every rollout of every step,
-so it is built for throughput: cheap decisions are made in the calling process, and only
-answers that need sympy go to a pool of worker processes (`workers.py`), which is started
-once, reused, and works from any thread.
+is the rule-based outcome reward of DeepSeek-R1-Zero (arXiv 2501.12948, Sec. 2.2.2) that
+SRPO (arXiv 2504.14286) trains with. It runs on every rollout of every step, so cheap
+decisions are made in the calling process (`math_normalize`) and only answers that need
+sympy go to a pool of worker processes (`workers.py`), started once and reused.
+Pipeline: `math_extract` (the final answer; gold labels as datasets write them) ->
+`math_normalize` -> `math_tokens` -> `math_parse` (tokens to sympy objects, by
+construction, with the size guards of `math_build`) -> `math_compare` (exact, numeric,
+then symbolic, in a worker under a hard time limit); the numbers are in `math_policy`.
 
-Pipeline (modules):
-    math_extract    the final answer, strict or lenient (docs/math_verifier.md); gold
-                    labels as datasets write them (`gold_answer`).
-    math_normalize  bounded string normalization; decides equal strings, multiple-choice
-                    letters, word answers and plain rationals in process.
-    math_tokens     the tokenizer of the answer language.
-    math_build      the sympy constructors the grammar calls, with size guards.
-    math_parse      the recursive-descent parser: tokens -> sympy objects by construction.
-    math_compare    exact -> numeric -> symbolic comparison, in a worker process under a
-                    hard wall-clock limit.
-    math_policy     the constants named below.
+Guarantees, in short (docs/math_verifier.md states them, with the equivalence policy,
+rules 1-11): model text is never executed (no eval, exec, sympify or parse_expr sees it);
+never raises and never hangs (hard wall-clock limit per check, memory-capped workers);
+deterministic; one result per input, in order. Not guaranteed: equivalence is judged at
+random points and to 25 digits, not proved; only the parser's answer language is read.
 
 Differences from the paper: SRPO does not publish its verifier; like DeepSeek-R1 it
-rewards a correct final answer with 1. The equivalence policy below is ours.
-
-Guarantees
-    - Model text is never executed: no eval, exec, compile, sympify or parse_expr sees it.
-      The parser calls sympy constructors for the tokens it recognizes; anything else is
-      a parse failure ("incorrect" with a reason).
-    - Never raises and never hangs: every parse and comparison runs in a worker under a
-      hard wall-clock limit (`timeout`, default 2 s) that holds when called from any
-      thread; a stuck worker is killed and replaced; each worker's address space is capped
-      (RLIMIT_AS, `WORKER_MEMORY_MB`). Sizes are checked before sympy builds anything
-      (`10^{10^{10}}`, 100,000-digit powers, deep nesting are refused, not computed).
-    - Deterministic: the random points of step 4 below come from a fixed seed.
-    - Order preserved in batches; one result per input.
-Non-guarantees
-    - Equivalence is undecidable in general. Expressions with free symbols are judged by
-      evaluation at random points (agreement is accepted without proof); constant
-      expressions that agree to 25 significant digits are judged equal.
-    - Only the answer language of the parser is understood (see `math_parse`); anything
-      else (infinite series, piecewise functions, unevaluated integrals) is "incorrect";
-      docs/math_verifier.md lists the forms real golds use and those not read.
-    - Answers are compared, not checked against the question: a unit the question asks
-      for, or a rounding the question demands, is not enforced.
-    - The time limit is per check and counts from when a worker takes the check: a
-      batch larger than the pool, or batches from several threads sharing the pool, wait
-      for a free worker first; the first batch also pays for starting the workers
-      (about a second, once).
-    - RLIMIT_AS is not enforced on macOS; workers need a POSIX system.
-
-Equivalence POLICY (the one place it is written; constants in `math_policy`)
-    1. Extraction: strict (last \\boxed{...} / \\fbox{...}, else the last <answer> tag) or
-       lenient (then "final answer is", "Answer:" / "A:" / "####" lines, the last math
-       span, the last number); see `math_extract` and docs/math_verifier.md.
-    2. Same string after normalization (whitespace ignored) -> equal. Normalization:
-       delimiters, \\left/\\right, spacing commands, \\dfrac/\\tfrac, `\\$`, trailing period.
-    3. Numbers: integers with thousands separators (`1,000,000`, `1{,}000`, `1\\,000`:
-       only when the whole answer is that number; inside tuples a comma separates),
-       decimals, fractions (`\\frac`, `\\dfrac`, `\\frac12`, `a/b`), mixed numbers
-       (`2\\frac{1}{3}` = 7/3: an integer followed by a proper fraction of integers;
-       `2\\frac{4}{3}` and `2\\frac{x}{3}` are products), scientific notation
-       (`1.5e3`, `1.5 \\times 10^3`), repeating decimals (`0.\\overline{3}`), base
-       subscripts (`1011_2`). Exact rationals compare exactly (0.75 = 3/4).
-       A written decimal is an approximation: it matches v when the relative difference
-       is <= 1e-6, and a bare decimal must also be within one unit of its last written
-       digit (0.3333333 = 1/3; 0.333 != 1/3; 3.14159 = pi; 1000000.5 != 1000001;
-       `3.14159 \\times 10^5` = pi 10^5). The rule applies to each scalar that contains a
-       written decimal, so in `(0.5, 1000000)` only the first entry is approximate.
-    4. Other constants (roots, pi, e, logs, trig): equal when they agree to 25 digits
-       (sqrt(8) = 2 sqrt(2); 1 - 1/e != 1 + 1/e; 4 != 4 sqrt(2); 1/2^99 != 1/2^98).
-       Expressions with free symbols: equal when `expand(a - b) == 0`, or when they agree
-       at 6 random rational points in [-3, 3] (one disagreement: unequal).
-       `e` is Euler's number, `i` the imaginary unit, `\\log` the natural logarithm
-       (`\\log_b` has base b).
-    5. Percent: `p%` matches p and p/100 (75% = 75 = 0.75); two percents compare as
-       written (75% != 0.75%). Degrees: `d°` matches d and d*pi/180 (30° = 30 = pi/6).
-    6. Units and words: a unit of `math_policy.IGNORED_UNITS` after a value is dropped
-       (`5 \\text{ cm}` = 5, `5 cm`; `5cm` is 5*c*m); other words in `\\text{}` are
-       compared, case-insensitively (`4:30 \\text{ p.m.}` != `4:30 \\text{ a.m.}`).
-       `\\text{or}` / `\\text{and}`, and a bare `or` / `and` between numbers or
-       equations, separate answers. A whole answer of words ("Monday",
-       "no solution") is compared as words, case-insensitively.
-    7. Equations: a leading `name =` is dropped on either side (`x = 5` = 5; also
-       `y = 2x+1` = `2x+1`, `f(x) = x^2` = `x^2`); targets are not compared. Two equations
-       are equal when lhs - rhs are proportional (`y = 2x+1` = `2x - y + 1 = 0`).
-       An equation is never solved (`x + 1 = 6` != 5).
-    8. Linear inequalities in one variable (and chains and lists of them) are sets:
-       `x > 3` = `(3, \\infty)`; `1 < x \\le 2` = `(1, 2]`; `x < 1 \\text{ or } x > 2` =
-       `(-\\infty,1) \\cup (2,\\infty)`. Other inequalities compare as g > 0 with g
-       proportional by a positive constant (`x^2 > 4` is not solved).
-    9. Intervals and unions: endpoints by rule 3/4, open/closed must agree. `(a, b)` is a
-       point or an open interval: compared as a tuple against a tuple, as an interval
-       against a set. `[a, b]` with a < b is a closed interval.
-    10. Ordered vs unordered: tuples `(a, b)` and matrices are ordered; sets `\\{a, b\\}`
-       and bare lists `a, b` (and `\\pm` answers: `\\pm 2` = `2, -2`) are unordered, with
-       multiplicity; a bare list against a tuple is ordered. A one-element set equals its
-       element. A column or row vector equals the tuple of its entries.
-    11. Multiple choice: a gold that is a single capital letter A-J, bare or as `(B)` /
-       `\\text{(B)}`, is matched against the letter the answer opens with.
+rewards a correct final answer with 1. The equivalence policy is ours.
 """
 
 from __future__ import annotations
@@ -110,7 +31,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .math_extract import EXTRACTION_MODES, extract_answer, gold_answer, prose_kind
+from .math_extract import EXTRACTION_MODES, extract_answer, gold_answer, gold_class, prose_kind
 from .math_normalize import leading_choice, normalize, numbers_agree, simple_number
 from .math_policy import DEFAULT_TIMEOUT, MAX_ANSWER_CHARS, MAX_EXTRACT_CHARS, WORKER_MEMORY_MB
 from .workers import WorkerPool
@@ -271,8 +192,9 @@ def _in_process(text, gold, extract: bool, gold_cache: dict):
 @dataclass(frozen=True)
 class GoldCheck:
     """Can the verifier read a gold answer? kind: "math", "choice", "words" (readable), or
-    "free text", "proof" (prose the verifier does not judge), or "unreadable"; reason:
-    the parser's message for the last three."""
+    the class of a gold it does not grade (`math_extract.gold_class`: "free text",
+    "proof", "garbled: ...", "notation unsupported: ...", or "unreadable"); reason: the
+    parser's message when not readable."""
 
     gold: str
     kind: str
@@ -294,7 +216,7 @@ def check_golds(golds: list[str], *, timeout: float = DEFAULT_TIMEOUT,
     pending = []
     for index, gold in enumerate(golds):
         if not isinstance(gold, str) or not gold.strip():
-            checks[index] = GoldCheck(str(gold), "unreadable", "empty gold answer")
+            checks[index] = GoldCheck(str(gold), "garbled: empty", "empty gold answer")
             continue
         stated = gold_answer(gold)
         prose = prose_kind(stated)
@@ -321,8 +243,7 @@ def check_golds(golds: list[str], *, timeout: float = DEFAULT_TIMEOUT,
                 continue
             reason = (failure if outcome is None else str(outcome.value[1])
                       if outcome.status == "ok" else f"{outcome.status}: {outcome.detail}")
-            checks[index] = GoldCheck(golds[index], prose_kind(golds[index]) or "unreadable",
-                                      reason)
+            checks[index] = GoldCheck(golds[index], gold_class(golds[index], reason), reason)
     return checks
 
 

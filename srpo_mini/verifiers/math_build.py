@@ -66,6 +66,38 @@ class BareList:
     items: tuple
 
 
+@dataclass(frozen=True)
+class Series:
+    """`\\sum_{n=a}^{\\infty} f(n)`: the summand with its index shifted to start at 0
+    (`f(SERIES_INDEX + a)`). Not an expression: no arithmetic combines it with anything."""
+
+    term: object
+
+
+# The index of every infinite series, shifted to start at 0: one symbol for gold and
+# candidate (both are parsed in the same process), and no name the tokenizer can produce.
+SERIES_INDEX = sympy.Dummy("n")
+
+
+@dataclass(frozen=True)
+class PeriodicUnion:
+    """`\\bigcup_{k=-\\infty}^{\\infty} S(k)`: the set S with k the integer PERIOD_INDEX.
+    Not a set of sympy's: it only compares with another union over k."""
+
+    body: object
+
+
+PERIOD_INDEX = sympy.Dummy("k", integer=True)
+
+
+@dataclass(frozen=True)
+class Piecewise:
+    """`\\begin{cases} f & x < 0 \\\\ g & x \\ge 0 \\end{cases}`: (value, condition) pieces,
+    in the written order (compared in any order)."""
+
+    pieces: tuple
+
+
 @dataclass
 class Parsed:
     """A parsed answer: `value`, plus every decimal literal written -> its last-place unit."""

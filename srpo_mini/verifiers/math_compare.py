@@ -3,7 +3,7 @@
 This is the part of the math verifier that may take time (sympy arithmetic, evaluation,
 simplification), so it runs in a worker process under a hard wall-clock limit (see
 `workers.py`); `compare_task` is the worker's entry point. The policy it implements is
-stated in `srpo_mini.verifiers.math`.
+stated in docs/math_verifier.md.
 
 Scalars, in order:
     1. identical sympy objects (sympy already canonicalizes `2x` vs `x \\cdot 2`);
@@ -16,7 +16,7 @@ Scalars, in order:
        disagreement proves inequality, agreement at every defined point is accepted;
        `simplify(a - b) == 0` only when too few points are defined.
 Structures (tuples, intervals, sets, matrices, equations, inequalities, lists) are
-compared part by part with the scalar rule.
+compared part by part with the scalar rule; infinite series by their summands.
 
 Closeness of two numbers (after evaluation to EVAL_DIGITS digits):
     exact scalars           |a - b| <= 10^-EXACT_MATCH_DIGITS * max(|a|, |b|)
@@ -34,7 +34,8 @@ import mpmath
 import sympy
 
 from .math_normalize import within_tolerance
-from .math_parse import Assignment, BareList, Degrees, ParseError, Parsed, Percent, parse_answer
+from .math_parse import (Assignment, BareList, Degrees, ParseError, Parsed, Percent,
+                         PeriodicUnion, Piecewise, Series, parse_answer)
 from .math_policy import (EVAL_DIGITS, EXACT_MATCH_DIGITS, MAX_POINT_TRIES, MIN_VALID_POINTS,
                           POINT_SCALES, RANDOM_POINTS, TINY_DIGITS)
 
@@ -114,6 +115,27 @@ class Comparator:
     def equal(self, a, b) -> tuple[bool, str]:
         if isinstance(a, Assignment) or isinstance(b, Assignment):
             return self._assignment(a, b)
+        if isinstance(a, Series) or isinstance(b, Series):
+            # term by term from index 0: equal summands give equal series; equal series
+            # written with different summands (a closed form, a regrouping) are not found
+            if not (isinstance(a, Series) and isinstance(b, Series)):
+                return False, "unequal: a series against a non-series"
+            equal, reason = self.scalars(a.term, b.term)
+            return equal, reason + " (series, term by term)"
+        if isinstance(a, PeriodicUnion) or isinstance(b, PeriodicUnion):
+            # set by set for every k (endpoints compared as functions of k): equal families
+            # give equal unions; the same union from another family (k shifted) is not found
+            if not (isinstance(a, PeriodicUnion) and isinstance(b, PeriodicUnion)):
+                return False, "unequal: a union over k against another answer"
+            equal, reason = self._sets(a.body, b.body)
+            return equal, reason + " (for every k)"
+        if isinstance(a, Piecewise) or isinstance(b, Piecewise):
+            # piece by piece in any order: the values by the scalar rule, the conditions as
+            # relations (rule 8: `1 \\le p \\le 5` is [1, 5]); the same function cut into
+            # other pieces is judged unequal (fail closed)
+            if not (isinstance(a, Piecewise) and isinstance(b, Piecewise)):
+                return False, "unequal: a piecewise function against another answer"
+            return self._unordered_by(a.pieces, b.pieces, self._piece)
         if isinstance(a, BareList) or isinstance(b, BareList):
             return self._list(a, b)
         if isinstance(a, sympy.Set) or isinstance(b, sympy.Set):
@@ -171,17 +193,27 @@ class Comparator:
         return True, "equal: element by element"
 
     def _unordered(self, xs, ys):
+        return self._unordered_by(xs, ys, lambda x, y: self.equal(x, y)[0])
+
+    def _unordered_by(self, xs, ys, same):
         if len(xs) != len(ys):
             return False, f"unequal: {len(xs)} vs {len(ys)} elements"
         unmatched = list(ys)
         for x in xs:
             for index, y in enumerate(unmatched):
-                if self.equal(x, y)[0]:
+                if same(x, y):
                     del unmatched[index]
                     break
             else:
                 return False, f"unequal: no match for element {_show(x)}"
         return True, "equal: same elements in any order"
+
+    def _piece(self, a, b) -> bool:
+        """Two (value, condition) pieces of piecewise functions: both parts equal, and the
+        conditions on the same variables (rule 8 alone would make `q > 6` the set of
+        `p > 6`)."""
+        return (a[1].free_symbols == b[1].free_symbols and self.scalars(a[0], b[0])[0]
+                and self._relations(a[1], b[1])[0])
 
     def _matrix(self, a, b):
         if isinstance(a, sympy.MatrixBase) and isinstance(b, sympy.MatrixBase):

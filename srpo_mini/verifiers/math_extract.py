@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 
 from ..tags import ANSWER_CLOSE, extract_answer_tag
-from .math_policy import MAX_EXTRACT_CHARS
+from .math_policy import MAX_ANSWER_CHARS, MAX_EXTRACT_CHARS
 
 EXTRACTION_MODES = ("strict", "lenient")
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
@@ -210,7 +210,7 @@ _SEPARATOR_PROSE_RE = re.compile(r"[\s,;.]*(?:(?:and|or|\\quad|\\qquad)[\s,;.]*)
                                  re.IGNORECASE)
 _LABEL_RE = re.compile(r"^[A-Za-z][A-Za-z ]{0,40}(?:is|are)?\s*:\s*(?=[$\\(\[\d-])")
 _SENTENCE_SPAN_RE = re.compile(r"[A-Za-z][A-Za-z ,]{0,60}\b(?:is|are|equals)\s*(\$[^$]+\$)\s*\.?")
-_BROKEN_SPAN_RE = re.compile(r"(?<=[-+=(,]) ?\$\s+\$ ?")  # `$56 x^6 +$ $60 x^2$`: one span
+_BROKEN_SPAN_RE = re.compile(r"(?<=[-+=(,/]) ?\$\s+\$ ?")  # `$56 x^6 +$ $60 x^2$`: one span
 _QUALIFIER_RE = re.compile(r"(?<=\$)\s*,?\s*(?:for\s+(?:all|any|every|each)|where)\b[^$]*"
                            r"(?:\$[^$]*\$[^$]*)?$", re.IGNORECASE)
 _YES_NO_RE = re.compile(r"(yes|no)\b\s*[.,;:!]\s*\S", re.IGNORECASE)
@@ -236,9 +236,17 @@ def gold_answer(gold: str) -> str:
     yes_no = _YES_NO_RE.match(text)
     if yes_no:
         return yes_no.group(1)
+    extrema = _extremum_labels(text)
+    if extrema:
+        return extrema
     labelled = _labelled_parts(text)
     if labelled:
         return labelled
+    text = _CODE_PREFIX_RE.sub("\\\\", _NO_SOLUTION_RE.sub(r"\\emptyset", text))
+    text = _LEADING_BULLET_RE.sub("$", _SPLIT_TIME_RE.sub(r"\1:\2 \3", text))
+    quoted = _QUOTED_WORDS_RE.fullmatch(text)
+    if quoted:  # `Ciphertext: "ZRUJ..."`: the quoted words
+        return quoted.group(1)
     text = _LABEL_RE.sub("", text)
     text = _QUALIFIER_RE.sub("", _BROKEN_SPAN_RE.sub(" ", text))
     sentence = _SENTENCE_SPAN_RE.fullmatch(text)
@@ -251,6 +259,38 @@ def gold_answer(gold: str) -> str:
         if all(_SEPARATOR_PROSE_RE.fullmatch(p) for p in prose):
             return ", ".join(span.strip("$").strip() for span in spans)
     return text
+
+
+# `$\\min$ at $x=1$`, `local min. $(0,0)$`, `$\\max$ at $-1, \\min$ at 1`: extrema by kind
+# (a label ends in "at" or "."; `\\min(3, 5)` is a function, not a label)
+_EXTREMUM_RE = re.compile(r"(?:^|,\s*)(?:local\s+)?\\?(?:min|max)\b"
+                          r"(?:\s*\.\s*(?:at\b\s*)?|\s+at\b\s*)(?:x\s*=\s*)?")
+# `No solution : $\\oslash$` (an OCR of the empty-set sign), `np.arcsin(10/13)` (code)
+_NO_SOLUTION_RE = re.compile(r"(?<=\$)\s*\\oslash\s*(?=\$)")
+# `$2: 15$ PM`: a time of day split by the source's math span
+_SPLIT_TIME_RE = re.compile(r"^\$\s*(\d{1,2})\s*:\s*(\d{2})\s*\$\s*([AaPp]\.?\s*[Mm]\.?)$")
+_LEADING_BULLET_RE = re.compile(r"^\$\s*\\bullet\s*")  # a list bullet before the answer
+_QUOTED_WORDS_RE = re.compile(r"[A-Za-z][A-Za-z ]{0,30}:\s*\"([A-Za-z][A-Za-z ]*)\"\.?")
+_CODE_PREFIX_RE = re.compile(r"^(?:np|numpy|math)\."
+                             r"(?=(?:arc)?(?:sin|cos|tan)\(|sqrt\(|log\(|exp\()")
+
+
+def _extremum_labels(text: str) -> str | None:
+    """`$\\min$ at $x=-1, \\max$ at $x=1$` -> `(-1, 1)`; `$\\min$ at $x=1$` -> `1`: the
+    points of labelled extrema, a tuple in the gold's order when there are several (as for
+    `_labelled_parts`, the labels name the parts, so a candidate gives them in that order).
+    None unless the whole label is such a list and every value is math, not words."""
+    bare = text.replace("$", " ").strip().rstrip(".").strip()
+    labels = list(_EXTREMUM_RE.finditer(bare))
+    if not labels or labels[0].start() != 0:
+        return None
+    values = []
+    for label, following in zip(labels, labels[1:] + [None]):
+        value = bare[label.end():following.start() if following else len(bare)].strip()
+        if not value or _PROSE_WORD_RE.search(value) or "\\pm" in value and len(labels) > 1:
+            return None  # words ("for integer $k$") or several points in one part
+        values.append(value)
+    return values[0] if len(values) == 1 else "(" + ", ".join(values) + ")"
 
 
 def _labelled_parts(text: str) -> str | None:
@@ -288,6 +328,69 @@ def prose_kind(gold: str) -> str | None:
     if len(words) < (3 if "$" in gold else 5):
         return None
     return "proof" if _ARGUMENT_WORDS.intersection(words) else "free text"
+
+
+# Golds the parser cannot read, by what they are (`gold_class`); first match wins. None of
+# these is read on purpose: each would need a rule that judges a different answer equal.
+_UNSUPPORTED_NOTATION = [(name, re.compile(pattern)) for name, pattern in [
+    ("several sentences", r"\$\s*\.\s+[A-Za-z]"),
+    ("limit", r"\\lim(?![A-Za-z])"),
+    ("binomial written as a column", r"\(\s*\\begin\{array\}\{[lc]\}\s*\d+\s*\\\\\s*\d+\s*"
+                                     r"\\end\{array\}"),
+    ("probability", r"\\sim(?![A-Za-z])|\\operatorname\s*\{(?:Cov|Corr|Var)\}|\\Phi|"
+                    r"\bP\(|[fF]_\{[XY]|I_\{|UMVU"),
+    ("series elided with dots", r"\\[cl]?dots"),
+    ("series inside an expression", r"\\sum_\{[^{}]*\}\^\{?\\infty|\\prod_\{[^{}]*\}\^\{?[a-z]"),
+    ("symbolic sum", r"\\sum_\{[^{}]*\}\^\{?[a-z]"),
+    ("union over k", r"\\bigcup_"),
+    ("piecewise function", r"\\begin\{cases\}|\\text\s*\{\s*if\s*\}|\$\s*if\s*\$"),
+    ("derivative", r"\\prime|y'"),
+    ("system of equations", r"\\begin\{align"),
+    ("geometry relation", r"\\perp|\\angle"),
+    ("vector calculus", r"\\operatorname\s*\{(?:div|curl)\}"),
+    ("coordinate vector", r"\]_\{"),
+    ("set over the integers", r"\\mathbb\s*\{Z\}"),
+    ("domain and range", r"(?i)domain\s*:"),
+    ("named sets", r"\\mathbb\s*\{[RC]\}"),
+    ("subscript in words", r"_\{\\text"),
+    ("units the gold does not separate", r"\\mathrm\s*\{(?:ft|hr|mi|min)\}"),
+    ("words as variables", r"(?<![A-Za-z])[A-Za-z]{3,}\s*\$?\s*="),
+    ("approximate value in words", r"^(?:About|Approximately)\s"),
+    ("ratio", r"^\$?\s*\d+\s*:\s*\d+\s*\$?$"),
+    ("several points for one label", r"(?:min|max)\$?\s*at\s*\$?\s*x\s*=\s*\\pm"),
+]]
+# Typos of the source: a truncated expression, unbalanced brackets, OCR'd symbols, a bar
+# written as `\\mid`, a union sign without its sets, a value with its relation lost.
+_GARBLED_RE = re.compile(r"[-+/(]\s*\$\s*$|\\propto|\\oslash|\\cup\s*,|\$\s*!|\\ln\s*\\mid|"
+                         r"\\bigcup\s*\(|^\$?[a-z]\s*\([^()]*\]")
+_GARBLED_REASON_RE = re.compile(r"end of answer|unbalanced|half-open bracket around one value|"
+                                r"absolute value is not a number")
+# `5 4.6`, `200 \\cos(\\pi/6) 20`, `2 \\ln(3) x 3^{x^2}`, `2|x|`: a value written after a
+# value, which the parser refuses (is `2 3` 23, 6 or a list?)
+_JUXTAPOSED_REASON_RE = re.compile(r"unexpected '(?:\d|\|)")
+
+
+def gold_class(gold: str, reason: str) -> str:
+    """The class of a gold label the parser could not read (reason: the parser's message):
+    "free text" / "proof" (`prose_kind`), "garbled: ..." (empty, or a typo of the source),
+    "notation unsupported: <what>", or "unreadable" when none of these fits."""
+    if not gold.strip():
+        return "garbled: empty"
+    if len(gold) > MAX_ANSWER_CHARS:  # (and the patterns below scan bounded text)
+        return "notation unsupported: too long to parse"
+    prose = prose_kind(gold)
+    if prose is not None:
+        return prose
+    if _GARBLED_RE.search(gold):
+        return "garbled: typo"
+    for name, pattern in _UNSUPPORTED_NOTATION:
+        if pattern.search(gold):
+            return f"notation unsupported: {name}"
+    if _GARBLED_REASON_RE.search(reason):
+        return "garbled: typo"
+    if _JUXTAPOSED_REASON_RE.search(reason):
+        return "notation unsupported: juxtaposed values"
+    return "unreadable"
 
 
 _WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))

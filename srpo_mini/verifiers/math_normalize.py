@@ -51,6 +51,7 @@ _REWRITES = [(re.compile(p), r) for p, r in [
     (r"\\(?:geqslant|geq|ge)(?![A-Za-z])", r"\\ge "),
     (r"\\(?:neq|ne)(?![A-Za-z])", r"\\ne "),
     (r"\\bullet(?![A-Za-z])", r"\\cdot "),  # `u \bullet v`: a dot product
+    (r"&\s*\\text\s*\{\s*if\s*\}\s*&?", "&"),  # `f & \text{if} & x > 0`: a piece's condition
     (r"\\ell(?![A-Za-z])", "l "),
     (r"\\equiv(?![A-Za-z])", "="),  # `y \equiv 0`: identically zero, a solution
     (r"\\lt(?![A-Za-z])", "<"),

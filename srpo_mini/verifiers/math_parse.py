@@ -40,7 +40,8 @@ import sympy
 from sympy import Integer, Rational
 
 from .math_build import (ACCENTS, CONSTANTS, FUNCTIONS, GREEK, INVERSE, MATRICES, MULTI_ARG, RELATIONS,
-                         SETS, Assignment, BareList, Degrees, Parsed, Percent, add, as_interval,
+                         PERIOD_INDEX, SERIES_INDEX, SETS, Assignment, BareList, Degrees,
+                         Parsed, Percent, PeriodicUnion, Piecewise, Series, add, as_interval,
                          make_interval, mul, neg, require_expr, safe_factorial, safe_pow)
 from .math_policy import (MAX_BINOMIAL, MAX_COLLECTION, MAX_DETERMINANT_SIZE, MAX_MATRIX_CELLS,
                           MAX_NESTING, MAX_NUMBER_DIGITS, MAX_PARSE_CHARS, MAX_PLUS_MINUS,
@@ -438,6 +439,8 @@ class _Parser:
             return self.function(name)
         if name in ("\\sum", "\\prod"):
             return self.finite_sum(name)
+        if name == "\\bigcup":
+            return self.periodic_union()
         if name in MULTI_ARG:
             self.expect("(")
             args = [require_expr(a, "argument") for a in self.items_until(")")]
@@ -462,8 +465,8 @@ class _Parser:
         """`\\sum_{k=1}^{5} (3k+5)`, `\\prod_{j=1}^{4} j`: integer bounds, at most
         MAX_SUM_TERMS summands read in all the sums of an answer (nested ones too); the
         summand (the product that follows, as for `\\sin 2x`) is read once per term with the
-        index bound to its value, under every size guard. Infinite and symbolic bounds are
-        refused: a series is not a number we can check."""
+        index bound to its value, under every size guard. An infinite sum from an integer
+        is a `Series` (`infinite_series`); other symbolic bounds are refused."""
         self.expect("_")
         self.expect("{")
         index = self.next()
@@ -474,6 +477,8 @@ class _Parser:
         self.expect("}")
         self.expect("^")
         upper = self.exponent()
+        if name == "\\sum" and upper == sympy.oo and getattr(lower, "is_Integer", False):
+            return self.infinite_series(index.text, lower)
         if not (getattr(lower, "is_Integer", False) and getattr(upper, "is_Integer", False)):
             raise ParseError(f"{name} with infinite or symbolic bounds is not supported")
         values = range(int(lower), int(upper) + 1) if upper - lower < MAX_SUM_TERMS else None
@@ -494,6 +499,57 @@ class _Parser:
             if value is not None:
                 total = add(total, term) if name == "\\sum" else mul(total, term)
         return total
+
+    def infinite_series(self, index: str, lower):
+        """`\\sum_{n=a}^{\\infty} f(n)`: the summand, read once with the index bound to
+        SERIES_INDEX + a, so that series written from different starts compare term by
+        term (`\\sum_{n=1}^{\\infty} n x^{n-1}` is `\\sum_{n=0}^{\\infty} (n+1) x^n`)."""
+        self.terms_read += 1
+        self.bound[index] = add(SERIES_INDEX, lower)
+        start = self.i
+        try:
+            term = self.power()
+            while implicit_start(self.peek()):
+                term = mul(term, self.power())
+        finally:
+            self.bound.pop(index, None)
+        if any(token.text == "_" for token in self.tokens[start:self.i]):
+            # `a_n` is one symbol, not shifted with the index: `\sum_{n=0} a_n x^n` would
+            # equal `\sum_{n=1} a_n x^{n-1}`
+            raise ParseError("a subscript in the summand of a series")
+        return Series(require_expr(term, "summand"))
+
+    def periodic_union(self):
+        """`\\bigcup_{k=-\\infty}^{\\infty} (k\\pi, k\\pi + 1)`: the set that follows (an
+        interval, or a union in set braces), read once with k bound to the integer
+        PERIOD_INDEX. Only over all integers: other bounds are refused."""
+        self.expect("_")
+        self.expect("{")
+        index = self.next()
+        if index.kind != "id" or index.text in self.bound:
+            raise ParseError("bad index of \\bigcup")
+        self.expect("=")
+        lower = self.additive()
+        self.expect("}")
+        self.expect("^")
+        upper = self.exponent()
+        if lower != -sympy.oo or upper != sympy.oo:
+            raise ParseError("\\bigcup over other than all integers is not supported")
+        self.bound[index.text] = PERIOD_INDEX
+        try:
+            if self.peek().kind == "lset":  # `\\{[a, b] \\cup (c, d)\\}`: braces group a union
+                self.next()
+                body = self.setexpr()
+                if self.next().kind != "rset":
+                    raise ParseError("unbalanced set braces after \\bigcup")
+            else:
+                body = self.power()
+        finally:
+            self.bound.pop(index.text, None)
+        body = as_interval(body)
+        if not body.has(PERIOD_INDEX):
+            raise ParseError("\\bigcup of a set that does not depend on its index")
+        return PeriodicUnion(body)
 
     def function(self, name: str):
         base = None
@@ -554,6 +610,11 @@ class _Parser:
 
     def set_literal(self):
         self.next()
+        if self.peek().kind == "begin" and self.peek().text == "array":
+            # `\\left\\{\\begin{array}{ll} f & x<0 \\\\ g & x \\ge 0\\end{array}\\right.`
+            piecewise = self.piecewise()
+            self.accept("\\}")
+            return piecewise
         if self.peek().kind == "rset":
             self.next()
             return sympy.EmptySet
@@ -577,7 +638,34 @@ class _Parser:
                 raise ParseError("unsupported set element")
         return sympy.FiniteSet(*items)
 
+    def piecewise(self):
+        """`\\begin{cases}` (or an array after `\\{`) of rows `value & condition`: a
+        Piecewise. A condition is a relation (`1 \\le p \\le 5`, `m > 500`); `\\text{if}`
+        was dropped by the normalizer; "otherwise" is a word, so such a gold is not read."""
+        environment = self.next().text
+        if environment == "array" and self.at("{"):
+            self._raw_group()  # column specification
+        pieces = []
+        while self.peek().kind != "end":
+            value = require_expr(self.additive(), "value of a piece")
+            self.expect("&")
+            condition = self.relation()
+            if not isinstance(condition, sympy.Basic) or isinstance(condition, sympy.Expr):
+                raise ParseError("condition of a piece is not a relation")
+            pieces.append((value, condition))
+            if len(pieces) > MAX_COLLECTION:
+                raise ParseError("too many pieces")
+            if self.peek().kind == "row":
+                self.next()
+            elif self.peek().kind != "end":
+                raise ParseError("bad piece separator")
+        if self.next().text != environment or not pieces:
+            raise ParseError("mismatched \\end or no pieces")
+        return Piecewise(tuple(pieces))
+
     def matrix(self):
+        if self.peek().text == "cases":
+            return self.piecewise()
         environment = self.next().text
         if environment not in MATRICES:
             raise ParseError(f"unsupported environment {environment}")

@@ -1,9 +1,9 @@
 """The numbers behind the math verifier's equivalence policy and safety limits.
 
-The policy itself (what counts as "the same answer") is stated once, in the docstring of
-`srpo_mini.verifiers.math`; this module only holds the constants it refers to, each with
-the reason for its value, so that the extractor, the parser and the comparator read the
-same limits.
+The policy itself (what counts as "the same answer") is stated once, in
+docs/math_verifier.md; this module only holds the constants it refers to, each with the
+reason for its value, so that the extractor, the parser and the comparator read the same
+limits.
 """
 
 from __future__ import annotations
