@@ -123,6 +123,12 @@ class DataConfig:
                                     "seeded subset in every run (seed 0) so runs compare; "
                                     "each costs eval.n_samples + 1 decodes per evaluation. "
                                     "null = all.", ge=1)
+    drop_ungradable_golds: bool = option(False, "A math gold the verifier cannot read (free "
+                                         "text, a proof, unsupported notation; `srpo-mini "
+                                         "check-data` lists them) stops loading with an error "
+                                         "naming file, row and gold; true drops those "
+                                         "problems instead, with a warning counting them per "
+                                         "file and kind.")
 
 
 @dataclass

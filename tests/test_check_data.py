@@ -110,7 +110,7 @@ def test_unreadable_math_golds_are_named_with_file_and_row(tmp_path, capsys):
 
 def test_loading_for_training_raises_or_drops_unreadable_golds(tmp_path):
     """Loading a dataset for training: a gold the verifier cannot read is a DataError naming
-    file, row and gold; with drop_ungradable those rows are dropped and counted by kind."""
+    file, row and gold; with data.drop_ungradable_golds those rows are dropped and counted by kind."""
     rows = [*MATH_ROWS[:2],
             {"id": "u1", "domain": "math", "prompt": "?", "answer": r"1 + \sum_{n=0}^{\infty} x^n"},
             {"id": "u2", "domain": "math", "prompt": "?",
@@ -125,7 +125,8 @@ def test_loading_for_training_raises_or_drops_unreadable_golds(tmp_path):
                               "unsupported: series inside an expression; "), message
     assert "2 of 4 math golds here cannot" in message
     with pytest.warns(UserWarning) as caught:
-        train, _ = load_run_problems(data, drop_ungradable=True)
+        train, _ = load_run_problems(DataConfig(train_files=[str(path)],
+                                                drop_ungradable_golds=True))
     assert [p.id for p in train] == ["m0", "m1"]
     assert [str(w.message) for w in caught] == [
         f"{path}: dropped 2 of 4 math problems whose gold answer the math verifier cannot "

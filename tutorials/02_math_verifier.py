@@ -19,7 +19,7 @@
 # 1. **extraction** — which part of the completion is the answer;
 # 2. **normalization** — the cheap, in-process string rules;
 # 3. **the equivalence policy** — what counts as "the same answer", written once in the
-#    module docstring of `srpo_mini/verifiers/math.py` (rules 1–11);
+#    in `docs/math_verifier.md` (rules 1–11);
 # 4. **pitfalls** other graders fall into;
 # 5. **safety** — why model text is never evaluated, and what happens to hostile input.
 #

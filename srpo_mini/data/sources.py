@@ -93,16 +93,15 @@ def _from_hub(entries, drop_ungradable: bool = False) -> list[Problem]:
     return problems
 
 
-def load_run_problems(data, seed: int = 0, *, drop_ungradable: bool = False
-                      ) -> tuple[list[Problem], list[Problem]]:
+def load_run_problems(data, seed: int = 0) -> tuple[list[Problem], list[Problem]]:
     """(train, eval) problems for a `config.DataConfig`.
 
-    drop_ungradable: drop the math problems whose gold the verifier cannot read, with a
-        warning that counts them (`check_math_golds`), instead of raising.
+    With `data.drop_ungradable_golds` the math problems whose gold the verifier cannot
+    read are dropped, with a warning that counts them (`check_math_golds`); otherwise
     Raises `schema.DataError` (file, row, field) for bad files and unreadable golds,
     ValueError when the training set is empty or shares ids with the held-out set.
     """
-    drop = drop_ungradable
+    drop = data.drop_ungradable_golds
     if data.train_files or data.train_hub:
         train = (_from_files(data.train_files, drop) if data.train_files else []) \
             + _from_hub(data.train_hub, drop)
