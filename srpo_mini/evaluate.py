@@ -39,6 +39,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
+from .data.schema import DOMAINS
 from .prompts import render_prompt
 from .verifiers import check_completions
 from .verifiers.sandbox import detect_isolation, isolation_note
@@ -195,7 +196,7 @@ def evaluate(model, tokenizer, problems, *, template: str = "compact", n_samples
         groups[(row["domain"], None)].append(row)
         groups[(row["domain"], level)].append(row)
     summary = {domain: _rates(groups[(domain, None)], k_values, n_samples, greedy)
-               for domain in ("math", "code") if groups.get((domain, None))}
+               for domain in DOMAINS if groups.get((domain, None))}
     summary["all"] = _rates(rows, k_values, n_samples, greedy)
     levels: dict = defaultdict(dict)
     for (domain, level), members in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
@@ -238,7 +239,7 @@ def format_report(result: dict) -> str:
         cells = "".join(f"{stats.get(c, float('nan')):>9.3f}" for c in columns)
         return f"{domain:<8}{level:>6}{stats['n_problems']:>6}" + cells
 
-    for domain in ("math", "code"):
+    for domain in DOMAINS:
         if domain not in result["summary"]:
             continue
         for level, stats in sorted(result["levels"].get(domain, {}).items()):

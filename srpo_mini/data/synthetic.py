@@ -39,7 +39,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from .schema import Problem, to_dataset
+from .schema import DOMAINS, Problem, to_dataset
 
 SOURCE = "tiny_world"
 EVAL_FRACTION = 0.2
@@ -349,7 +349,7 @@ class TinyWorld:
 
     def problems(self, split: str, domain: str | None = None) -> list[Problem]:
         """One split's problems, one domain or both (math first)."""
-        domains = [domain] if domain else ["math", "code"]
+        domains = [domain] if domain else list(DOMAINS)
         return [p for d in domains for p in self[split].get(d, [])]
 
     def to_datasets(self):
