@@ -157,6 +157,17 @@ def test_chapter_5_two_stage_schedule():
     assert resumed == number(r"uninterrupted (\d+)", out) == plateau
     assert "schedule.done=True" in out and "all_solved=True" in out
     assert "stages.0.switch: switch=end is for the last stage only" in out
+    # The recorded stage comparison, as the prose reads it: mixing from the start leaves
+    # maths shorter at the end of stage 1 and less accurate at the end, and matches the
+    # two-stage run at an equal number of maths prompts.
+    rows = {name: [float(x) for x in values] for name, *values in re.findall(
+        r"^(two_stages|mixed_from_start)\s+seeds 3: maths length (\S+) / (\S+) / (\S+), "
+        r"code length (\S+); final pass@1 maths (\S+), code (\S+)$", out, re.MULTILINE)}
+    two, mixed = rows["two_stages"], rows["mixed_from_start"]
+    assert two[1] > mixed[1] and two[4] > mixed[4]
+    equal_length, equal_accuracy = (float(x) for x in re.search(
+        r"maths length (\S+); maths pass@1 at step 90 (\S+)", out).groups())
+    assert abs(equal_length - mixed[2]) < 5 and abs(equal_accuracy - mixed[4]) < 0.05
     assert out.rstrip().endswith("chapter 5 done")
 
 
