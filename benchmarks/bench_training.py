@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 import time
@@ -209,8 +210,8 @@ def sweep_report(result: dict, command: str) -> str:
     for share, entry in result["shares"].items():
         runs = entry["runs"]
         late = statistics.median(r["zero_std_late"] for r in runs["none"])
-        reached = "/".join(f"{sum(bool(r['to_target']) for r in runs[s])}/{len(runs[s])}"
-                           for s in ("srpo", "none"))
+        reached = ", ".join(f"{sum(bool(r['to_target']) for r in runs[s])}/{len(runs[s])}"
+                            for s in ("srpo", "none"))
         final = " / ".join(f"{statistics.median(r['curve'][-1][2] for r in runs[s]):.3f}"
                            for s in ("srpo", "none"))
         lines.append(f"| {share} | {late:.2f} | {reached} | {_median_spread(entry['ratios'])} "
@@ -406,8 +407,8 @@ def main(argv=None) -> int:
     if args.eval_math_only:
         args.overrides = [math_eval_override(args.out_dir), *args.overrides]
     given = sys.argv[1:] if argv is None else argv
-    command = "python benchmarks/bench_training.py " + " ".join(a for a in given
-                                                                if a != "--reuse")
+    command = "python benchmarks/bench_training.py " + shlex.join(a for a in given
+                                                                 if a != "--reuse")
     if args.experiment == "resampling":
         result = resampling_experiment(args)
         report = resampling_report(result, command)
