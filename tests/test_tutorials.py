@@ -142,6 +142,14 @@ def test_chapter_4_history_resampling(tiny_base_dir):
     assert dapo[2] == dapo[1]                          # DAPO trains only informative groups
     assert srpo[2] >= none[2]                          # a pool without mastered prompts
     assert srpo[3] < none[3]                           # rollouts per informative group
+    # The recorded five-seed comparison, as the prose reads it
+    full = {name: [float(x.replace(",", "")) for x in values] for name, *values in re.findall(
+        r"^(none|srpo|dapo)\s+seeds (\d+), reached (\d+): tokens to target\s+([\d,]+) "
+        r"\(steps\s+(\d+)\), ratio to GRPO (\S+), zero-std 2nd half (\S+), "
+        r"final pass@1 (\S+)$", out, re.MULTILINE)}
+    assert sorted(full) == ["dapo", "none", "srpo"] and full["none"][0] >= 5
+    assert full["none"][4] == 1.0                      # GRPO against itself
+    assert full["none"][5] >= 0.40 > full["srpo"][5]   # the paper's regime, and SRPO's cut
     assert out.rstrip().endswith("chapter 4 done")
 
 

@@ -284,7 +284,16 @@ for name, runs in record["runs"].items():
           f"final pass@1 {statistics.median(r['curve'][-1][2] for r in runs):.3f}")
 
 # %% [markdown]
-# RESULTS_PARAGRAPH
+# How to read it. The regime the paper describes is there: under GRPO about 40% of the
+# groups in the second half of the stage have identical rewards, and history resampling
+# cuts that to about a quarter. Yet SRPO reaches the target for about the same number of
+# tokens as GRPO, and DAPO for more. The first epoch is the same for SRPO and GRPO (there
+# is no history yet); after it, the prompts SRPO drops are the solved ones, here the
+# two-term sums, which are also the cheapest to generate, so the pool it keeps asks for
+# longer worked answers and each of its steps costs more tokens while gaining about as
+# much. History resampling saves steps spent on zero-advantage groups, not tokens, unless
+# the solved prompts are as expensive as the rest: BENCHMARKS.md gives the full table and
+# a sweep over the share of easy prompts.
 
 # %%
 print(f"chapter time: {time.perf_counter() - chapter_start:.0f} s")
