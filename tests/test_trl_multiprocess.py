@@ -44,6 +44,12 @@ srpo, calls, trainer = train_keyed(output_dir, resume=resume, per_device_train_b
 with open(os.path.join(output_dir, f"rank{{os.environ['RANK']}}.json"), "w") as handle:
     json.dump({{"state": srpo.state_dict(), "calls": calls, "step": trainer.state.global_step,
                "processes": trainer.accelerator.num_processes}}, handle)
+# A clean shutdown: a process group left to interpreter exit can abort in its threads'
+# teardown ("terminate called without an active exception", SIGABRT).
+import torch.distributed as dist
+if dist.is_initialized():
+    dist.barrier()
+    dist.destroy_process_group()
 """
 
 
