@@ -32,6 +32,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from srpo_mini.machine import describe_machine
 from srpo_mini.verifiers.code import verify_code
 from srpo_mini.verifiers.sandbox import detect_isolation
 
@@ -119,29 +120,6 @@ def table(rows: dict, per_test: dict) -> list[str]:
     return lines
 
 
-def machine() -> str:
-    """The CPU (model, family/model, cores, AVX2, native bf16) and torch's version, read
-    from /proc/cpuinfo and the package metadata (importing torch is not needed here)."""
-    info = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                info.setdefault(key.strip(), value.strip())
-    except OSError:
-        return f"{platform.machine()} CPU, {os.cpu_count()} cores"
-    flags = set(info.get("flags", "").split())
-    bf16 = "native bf16" if flags & {"avx512_bf16", "amx_bf16"} else "no native bf16"
-    try:
-        from importlib.metadata import version
-        torch = f"; torch {version('torch')}"
-    except Exception:
-        torch = ""
-    return (f"CPU: {info.get('model name', platform.machine())}, family "
-            f"{info.get('cpu family', '?')} model {info.get('model', '?')}, {os.cpu_count()} "
-            f"cores, {'AVX2' if 'avx2' in flags else 'no AVX2'}, {bf16}{torch}")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--programs", type=int, default=64, help="programs per variant and round")
@@ -162,7 +140,7 @@ def main(argv=None) -> int:
         argv if argv is not None else sys.argv[1:])
     section = [
         "## Code verifier: sandboxed test executions per second", "",
-        f"Machine: {machine()}; no GPU; {args.workers} launchers; load average "
+        f"Machine: {describe_machine()}; no GPU; {args.workers} launchers; load average "
         f"{os.getloadavg()[0]:.1f} at the start. Python {platform.python_version()}. "
         f"Isolation level: `{level}`. Command: `{command.strip()}`", "",
         f"{args.programs} programs per variant, medians of {args.rounds} interleaved rounds; "

@@ -28,7 +28,6 @@ unless --layers) in the preset's dtype, with the preset's batch unless told othe
 from __future__ import annotations
 
 import argparse
-import platform
 import resource
 import sys
 import tempfile
@@ -43,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from srpo_mini.config import (Config, OptimConfig, SamplingConfig, get_preset,  # noqa: E402
                               validate)
 from srpo_mini.logprobs import per_token_logps  # noqa: E402
+from srpo_mini.machine import describe_machine  # noqa: E402
 from srpo_mini.plan import GIB, ModelShape, plan_run  # noqa: E402
 from srpo_mini.prompts import R1_ZERO_PREAMBLE, render_prompt  # noqa: E402
 from srpo_mini.sampler import generate_rollouts  # noqa: E402
@@ -221,9 +221,8 @@ def whole_steps(args, device, workdir: Path, config) -> dict:
 
 def report(args, device, micro: dict, whole: dict | None) -> str:
     plan = micro["plan"]
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
-        f"{platform.processor() or platform.machine()} CPU, torch threads "
-        f"{torch.get_num_threads()}, capability {torch.backends.cpu.get_cpu_capability()}")
+    name = describe_machine(device) + (f"; {torch.get_num_threads()} torch threads"
+                                       if device.type == "cpu" else "")
     lines = [
         "### bench_gpu.py",
         "",

@@ -21,8 +21,6 @@ interleaved, so their ratio is fair on a shared machine.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
@@ -30,6 +28,7 @@ import time
 import torch
 
 from srpo_mini.logprobs import per_token_logps
+from srpo_mini.machine import describe_machine
 from srpo_mini.model import build_tokenizer, count_parameters, tiny_config
 from srpo_mini.sampler import generate_rollouts
 from srpo_mini.config import Config, OptimConfig
@@ -154,7 +153,7 @@ def run(args) -> dict:
 def markdown(args, result, command: str) -> str:
     """The results as a Markdown section: setup, a table (one column per thread count)."""
     med, tokens, threads = result["medians"], result["tokens"], result["threads"]
-    machine = args.machine or (f"{os.cpu_count()}-core {platform.machine()} CPU, no GPU"
+    machine = args.machine or (f"{describe_machine()}; no GPU"
                                if args.device == "cpu" else torch.cuda.get_device_name())
     columns = [f"{n} thread{'s' if n > 1 else ''}" for n in threads] \
         if args.device == "cpu" else [args.device]

@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from srpo_mini.machine import describe_machine
+
 QUICK_SCRIPT = """
 import sys
 from srpo_mini.base import BaseConfig, make_base
@@ -93,7 +95,7 @@ def main(argv=None) -> int:
     lines = [
         "## Tiny base model: `srpo-mini make-base`",
         "",
-        f"Machine: 2-core x86-64 CPU, no GPU ({platform.python_implementation()} "
+        f"Machine: {describe_machine()}; no GPU ({platform.python_implementation()} "
         f"{platform.python_version()}, torch threads {info['torch_threads']}). Command: "
         f"`python benchmarks/bench_make_base.py{' --quick' if args.quick else ''} "
         f"--runs {runs}` ({runs} fresh processes of `srpo-mini make-base --out DIR --seed "

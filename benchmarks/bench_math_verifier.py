@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sympy  # noqa: E402
 
+from srpo_mini.machine import describe_machine  # noqa: E402
 from srpo_mini.verifiers.math import check_golds, verify_math_batch  # noqa: E402
 from srpo_mini.verifiers.math_extract import gold_answer, unwrap_answer  # noqa: E402
 from srpo_mini.verifiers.math_parse import _split_top_level  # noqa: E402
@@ -440,20 +441,9 @@ def machine(args, use_mv: bool) -> str:
     """One line: CPU, cores, versions, and the command that produced the table."""
     from importlib.metadata import version
 
-    import torch
-
-    info = {}
-    if Path("/proc/cpuinfo").is_file():
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())
-    cpu = (f"{info['model name']} (family {info.get('cpu family', '?')}, model "
-           f"{info.get('model', '?')})" if "model name" in info else platform.processor())
     mv = (version("math-verify") if use_mv else "not run (quick mode)" if math_verify
           else "not installed (its side skipped)")
-    return (f"Machine: {cpu}, {os.cpu_count()} cores, no GPU (torch CPU capability "
-            f"{torch.backends.cpu.get_cpu_capability()}, no native bf16). Python "
-            f"{platform.python_version()}, sympy {sympy.__version__}, math-verify {mv}. "
+    return (f"Machine: {describe_machine()}; no GPU. Python {platform.python_version()}, sympy {sympy.__version__}, math-verify {mv}. "
             f"Command: `python benchmarks/bench_math_verifier.py {' '.join(args.argv)}`")
 
 

@@ -14,7 +14,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import torch
 
 from srpo_mini import base
+from srpo_mini.machine import describe_machine
 from srpo_mini.model import build_tiny_model
 
 
@@ -47,16 +47,6 @@ def seconds_per_step(optimizer_class, steps: int) -> float:
         base.Muon = original
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -77,8 +67,7 @@ def main(argv=None) -> int:
     ours, theirs = medians["srpo_mini.muon.Muon (float32)"], medians["torch.optim.Muon (bf16)"]
     lines = ["## Muon on the CPU: bf16 against float32 orthogonalization", "",
              f"Command: `python benchmarks/bench_muon.py {' '.join(sys.argv[1:] if argv is None else argv)}`",
-             f"Machine: {cpu_name()}, {args.threads} threads, torch {torch.__version__}, CPU "
-             f"capability {torch.backends.cpu.get_cpu_capability()}.", "",
+             f"Machine: {describe_machine()}; {args.threads} torch threads.", "",
              "| optimizer | s per SFT step, median | each round |", "|---|---|---|"]
     for name, values in times.items():
         lines.append(f"| {name} | {medians[name]:.3f} | "

@@ -43,6 +43,7 @@ from srpo_mini.config import apply_overrides, get_preset
 from srpo_mini.data.schema import write_jsonl
 from srpo_mini.data.sources import TINY_WORLD_SEED
 from srpo_mini.data.synthetic import make_tiny_world
+from srpo_mini.machine import describe_machine
 from srpo_mini.metrics import read_metrics
 from srpo_mini.plots import moving_average
 from srpo_mini.ledger import read_ledger
@@ -119,6 +120,21 @@ def to_target(curve, target: float):
     return None
 
 
+def tokens_at_target(curve, target: float) -> float | None:
+    """Generated tokens where the pass@1 curve first crosses `target`, linear between the
+    two evaluations around the crossing (None if never): free of the evaluation interval's
+    rounding that `to_target` has."""
+    previous = None
+    for _, tokens, accuracy in curve:
+        if accuracy >= target:
+            if previous is None:
+                return float(tokens)
+            tokens_0, accuracy_0 = previous
+            return tokens_0 + (target - accuracy_0) / (accuracy - accuracy_0) * (tokens - tokens_0)
+        previous = (tokens, accuracy)
+    return None
+
+
 def zero_std_mean(records: list[dict]) -> float:
     values = [r["zero_std_fraction"] for r in records if "zero_std_fraction" in r]
     return sum(values) / max(len(values), 1)
@@ -139,6 +155,24 @@ def length_growth(records: list[dict], domain: str = "math") -> tuple[float, flo
     if not values:
         return float("nan"), float("nan")
     return statistics.mean(values[:10]), statistics.mean(values[-10:])
+
+
+def run_machine(records: list[dict]) -> str | None:
+    """The machine(s) a run trained on, from its `machine` records (None in runs made before
+    the trainer recorded it)."""
+    names = list(dict.fromkeys(r["machine"] for r in records if r.get("machine")))
+    return "; then ".join(names) or None
+
+
+def machines_line(result: dict) -> str:
+    """Where the result's runs trained, for the report and the figure's footer."""
+    groups = ([e["runs"] for e in result["shares"].values()] if "shares" in result
+              else [result["runs"]])
+    names = sorted({r["machine"] for runs in groups for members in runs.values()
+                    for r in members if r.get("machine")})
+    if names:
+        return "runs trained on " + " | ".join(names)
+    return f"the runs do not record their machine; report made on {describe_machine()}"
 
 
 def zero_std_curve(records: list[dict]) -> list[tuple[int, float]]:
@@ -164,7 +198,7 @@ def resampling_experiment(args) -> dict:
             "math_groups": group_shares(job[0] / job[1] / "ledger.jsonl"),
             "final_tokens": records[-1].get("cumulative_generated_tokens", 0),
             "pools": [r["pool_size"] for r in records if "pool_size" in r],
-            "seconds": seconds})
+            "seconds": seconds, "machine": run_machine(records)})
         print(f"{strategy:5s} seed {seed}: pass@1 {curve[0][2]:.3f} -> {curve[-1][2]:.3f}, "
               f"tokens {results[strategy][-1]['final_tokens']:,}", flush=True)
     base = statistics.median(run["curve"][0][2] for runs in results.values() for run in runs)
@@ -187,36 +221,51 @@ def sweep_experiment(args) -> dict:
         for job, (records, _) in zip(jobs, run_all(jobs, args.workers, args.reuse)):
             runs.setdefault(job[3][0].split("=")[1], []).append(
                 {"seed": job[2], "curve": eval_curve(records),
-                 "zero_std_late": zero_std_late(records)})
+                 "zero_std_late": zero_std_late(records), "machine": run_machine(records)})
         base = statistics.median(r["curve"][0][2] for members in runs.values() for r in members)
         for members in runs.values():
             for run in members:
                 run["to_target"] = to_target(run["curve"], base + args.gain)
-        grpo = {r["seed"]: r["to_target"] for r in runs["none"]}
-        ratios = [r["to_target"][1] / grpo[r["seed"]][1] for r in runs["srpo"]
-                  if r["to_target"] and grpo.get(r["seed"])]
-        shares[str(share)] = {"base": base, "runs": runs, "ratios": ratios}
+                run["tokens_interpolated"] = tokens_at_target(run["curve"], base + args.gain)
+        grpo = {r["seed"]: r for r in runs["none"]}
+        ratios = [r["to_target"][1] / grpo[r["seed"]]["to_target"][1] for r in runs["srpo"]
+                  if r["to_target"] and r["seed"] in grpo and grpo[r["seed"]]["to_target"]]
+        interpolated = [r["tokens_interpolated"] / grpo[r["seed"]]["tokens_interpolated"]
+                        for r in runs["srpo"] if r["tokens_interpolated"] and r["seed"] in grpo
+                        and grpo[r["seed"]]["tokens_interpolated"]]
+        shares[str(share)] = {"base": base, "runs": runs, "ratios": ratios,
+                              "ratios_interpolated": interpolated}
         print(f"easy share {share}: ratios {ratios}", flush=True)
     return {"gain": args.gain, "shares": shares}
 
 
 def sweep_report(result: dict, command: str) -> str:
     lines = ["## When history resampling pays: the easy-prompt share", "",
-             f"Command: `{command}`", "Target per share: the base's held-out math pass@1 "
+             f"Command: `{command}`", f"Machine: {machines_line(result)}.",
+             "Target per share: the base's held-out math pass@1 "
              f"+ {result['gain']:.2f}.", "",
-             "| easy share | GRPO zero-std fraction, 2nd half of stage 1, median | "
+             "| easy share | zero-std fraction, 2nd half of stage 1, median, GRPO / SRPO | "
              "seeds reaching target, SRPO / GRPO | SRPO / GRPO tokens to target, median "
-             "(range) | final pass@1 SRPO / GRPO, median |", "|---|---|---|---|---|"]
+             "(range) | the same, interpolated between evaluations | steps to target, median, "
+             "SRPO / GRPO | final pass@1 SRPO / GRPO, median |", "|---|---|---|---|---|---|---|"]
     for share, entry in result["shares"].items():
         runs = entry["runs"]
-        late = statistics.median(r["zero_std_late"] for r in runs["none"])
+        late = " / ".join(f"{statistics.median(r['zero_std_late'] for r in runs[s]):.2f}"
+                          for s in ("none", "srpo"))
         reached = ", ".join(f"{sum(bool(r['to_target']) for r in runs[s])}/{len(runs[s])}"
                             for s in ("srpo", "none"))
+        steps = " / ".join(_median_or_dash([r["to_target"][0] for r in runs[s]
+                                            if r["to_target"]]) for s in ("srpo", "none"))
         final = " / ".join(f"{statistics.median(r['curve'][-1][2] for r in runs[s]):.3f}"
                            for s in ("srpo", "none"))
-        lines.append(f"| {share} | {late:.2f} | {reached} | {_median_spread(entry['ratios'])} "
+        lines.append(f"| {share} | {late} | {reached} | {_median_spread(entry['ratios'])} "
+                     f"| {_median_spread(entry.get('ratios_interpolated', []))} | {steps} "
                      f"| {final} |")
     return "\n".join(lines) + "\n"
+
+
+def _median_or_dash(values: list[float]) -> str:
+    return f"{statistics.median(values):.0f}" if values else "-"
 
 
 def stages_experiment(args) -> dict:
@@ -231,7 +280,8 @@ def stages_experiment(args) -> dict:
             "code": eval_curve(records, "code"),
             "length": {domain: [(r["step"], r[f"completion_length/{domain}"]) for r in records
                                 if f"completion_length/{domain}" in r]
-                       for domain in ("math", "code")}})
+                       for domain in ("math", "code")},
+            "machine": run_machine(records)})
     return {"runs": results}
 
 
@@ -249,7 +299,8 @@ def _mean_after_start(curve) -> float:
 def resampling_report(result: dict, command: str) -> str:
     runs = result["runs"]
     lines = ["## Resampling efficiency: SRPO history resampling vs GRPO vs DAPO", "",
-             f"Command: `{command}`", f"Target: held-out math pass@1 >= {result['target']:.3f} "
+             f"Command: `{command}`", f"Machine: {machines_line(result)}.",
+             f"Target: held-out math pass@1 >= {result['target']:.3f} "
              f"(the base's {result['base']:.3f} + the gain).", "",
              "| strategy | seeds reaching target | median tokens to target | median steps to "
              "target | tokens ratio vs GRPO, median (range) | final pass@1, median | "
@@ -287,7 +338,8 @@ def resampling_report(result: dict, command: str) -> str:
 
 def stages_report(result: dict, command: str) -> str:
     lines = ["## Two stages vs mixed from the start vs math only", "", f"Command: `{command}`",
-             "", "| schedule | final math pass@1 | final code pass@1 | math completion "
+             f"Machine: {machines_line(result)}.", "",
+             "| schedule | final math pass@1 | final code pass@1 | math completion "
              "length, first / last 10 steps | code completion length, last 10 steps |",
              "|---|---|---|---|---|"]
 
@@ -309,9 +361,37 @@ COLORS = {"srpo": "C0", "none": "C1", "dapo": "C2",
           "two_stages": "C0", "mixed_from_start": "C1", "math_only": "C2"}
 
 
+def _plot_sweep(result: dict, experiment: str, axes) -> None:
+    """Left: SRPO / GRPO tokens to target per seed and the median, against the easy share,
+    with GRPO (1.0) and the issue's goal (0.67). Right: the zero-std fraction of the second
+    half of stage 1, GRPO and SRPO, per seed and the median."""
+    shares = [float(s) for s in result["shares"]]
+    entries = list(result["shares"].values())
+    for share, entry in zip(shares, entries):
+        axes[0].scatter([share] * len(entry["ratios"]), entry["ratios"], color="C0", alpha=0.4,
+                        s=18)
+    axes[0].plot(shares, [statistics.median(e["ratios"]) if e["ratios"] else float("nan")
+                          for e in entries], color="C0", marker="o", label="SRPO, median")
+    axes[0].axhline(1.0, color="C1", linestyle="--", label="GRPO")
+    axes[0].axhline(0.67, color="gray", linestyle=":", label="goal 0.67")
+    axes[0].set(xlabel="easy share of the math pool",
+                ylabel="SRPO / GRPO generated tokens to target")
+    for strategy in ("none", "srpo"):
+        for share, entry in zip(shares, entries):
+            values = [r["zero_std_late"] for r in entry["runs"][strategy]]
+            axes[1].scatter([share] * len(values), values, color=COLORS[strategy], alpha=0.4,
+                            s=18)
+        axes[1].plot(shares, [statistics.median(r["zero_std_late"] for r in e["runs"][strategy])
+                              for e in entries], color=COLORS[strategy], marker="o",
+                     label={"none": "GRPO", "srpo": "SRPO"}[strategy] + ", median")
+    axes[1].set(xlabel="easy share of the math pool",
+                ylabel="zero-std group fraction, 2nd half of stage 1")
+    for ax in axes:
+        ax.legend(fontsize=8)
+
+
 def plot(result: dict, experiment: str, path: Path) -> None:
-    """Resampling: math pass@1 vs generated tokens, zero-std fraction vs step.
-    Stages: math and code pass@1 vs step, math and code completion length vs step."""
+    """The experiment's two-panel figure, its footer naming the machine."""
     try:
         import matplotlib
 
@@ -320,27 +400,16 @@ def plot(result: dict, experiment: str, path: Path) -> None:
     except ImportError:
         return
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    if experiment == "sweep":
-        shares = [float(s) for s in result["shares"]]
-        entries = list(result["shares"].values())
-        for share, entry in zip(shares, entries):
-            axes[0].scatter([share] * len(entry["ratios"]), entry["ratios"], color="C0",
-                            alpha=0.5)
-        medians = [statistics.median(e["ratios"]) if e["ratios"] else float("nan")
-                   for e in entries]
-        axes[0].plot(shares, medians, color="C0", marker="o", label="median over seeds")
-        axes[0].axhline(1.0, color="gray", linestyle="--")
-        axes[0].set(xlabel="easy share of the math pool",
-                    ylabel="SRPO / GRPO generated tokens to target")
-        axes[1].plot(shares, [statistics.median(r["zero_std_late"] for r in e["runs"]["none"])
-                              for e in entries], color="C1", marker="o")
-        axes[1].set(xlabel="easy share of the math pool",
-                    ylabel="GRPO zero-std fraction, 2nd half of stage 1")
-        axes[0].legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return
+    (_plot_sweep if experiment == "sweep" else _plot_runs)(result, experiment, axes)
+    fig.supxlabel(machines_line(result), fontsize=7, color="gray")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_runs(result: dict, experiment: str, axes) -> None:
+    """Resampling: math pass@1 vs generated tokens, zero-std fraction vs step.
+    Stages: math and code pass@1 vs step, math and code completion length vs step."""
     for name, members in result["runs"].items():
         for i, run in enumerate(members):
             label = name if i == 0 else None
@@ -370,9 +439,6 @@ def plot(result: dict, experiment: str, path: Path) -> None:
         axes[1].set(xlabel="step", ylabel="completion tokens (10-step mean)")
     for ax in axes:
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def main(argv=None) -> int:

@@ -63,6 +63,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from srpo_mini.config import apply_overrides, get_preset  # noqa: E402
+from srpo_mini.machine import describe_machine  # noqa: E402
 from srpo_mini.model import build_tiny_model, load_model  # noqa: E402
 from srpo_mini.trainer import Run  # noqa: E402
 
@@ -318,7 +319,7 @@ def format_report(result: dict, command: str) -> str:
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: 2-core x86-64 CPU, no GPU, shared with other jobs (load average "
+        f"Machine: {describe_machine()}; no GPU; shared with other jobs (load average "
         f"{result['load_before'][0]:.2f} before, {result['load_after'][0]:.2f} after the run). "
         f"torch threads: {s['threads']} for both. Python {v['python']}, torch {v['torch']}, "
         f"transformers {v['transformers']}, TRL {v['trl']}.",

@@ -39,6 +39,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]  # run from a checkout; sibling ben
 import bench_code_verifier  # noqa: E402
 import bench_math_verifier  # noqa: E402
 
+from srpo_mini.machine import describe_machine  # noqa: E402
 from srpo_mini.verifiers.code import verify_code_batch  # noqa: E402
 from srpo_mini.verifiers.math import verify_math_batch  # noqa: E402
 
@@ -98,7 +99,7 @@ def markdown(results: dict, args, command: str, load: tuple) -> str:
     lines = [
         "## Verifier throughput: math and code", "",
         f"Command: `{command}`", "",
-        f"Machine: 2-core x86-64 CPU, no GPU, shared with other jobs (load average "
+        f"Machine: {describe_machine()}; no GPU; shared with other jobs (load average "
         f"{load[0]:.2f} before, {load[1]:.2f} after). {args.workers} verifier worker "
         f"processes. Python {platform.python_version()}. Medians of {args.rounds} "
         "interleaved rounds, after one warm-up round.", "",

@@ -112,9 +112,9 @@ class DataConfig:
     easy_share: float = option(0.5, "Tiny world only: share of the math training pool from "
                                "the easy level (two-term sums, which the base often solves "
                                "even with a direct answer). It sets how many of GRPO's groups "
-                               "end all-correct, the regime where history resampling pays "
-                               "(the paper: nearly half of the groups in mid-to-late "
-                               "training).", ge=0.0, le=1.0)
+                               "end all-correct (the paper: nearly half of the groups in "
+                               "mid-to-late training). At most 0.77: the easy level has 462 "
+                               "distinct training problems.", ge=0.0, le=1.0)
     train_limit: int | None = option(None, "Keep N training problems of each domain, a random "
                                      "subset drawn with run.seed; null = all. A smaller pool "
                                      "makes epochs, and so history resampling, come sooner.",

@@ -38,6 +38,9 @@ METRIC_KEYS: dict[str, str] = {
     "step": "Optimizer step: one rollout batch, 1-based; 0 is the base model's evaluation.",
     "stage": "Name of the current stage (config stages.N.name).",
     "stage_index": "0-based index of the current stage.",
+    "machine": "The CPU (model, cores, capability, native bf16 or not), GPU and torch version "
+               "the run trains on (srpo_mini.machine); logged at the start, and again when a "
+               "resume lands on another machine.",
     "code_isolation": "Code sandbox level, logged only when weaker than namespaces was asked "
                       "for (SRPO_SANDBOX_ISOLATION); the summary then names it.",
     "epoch": "0-based index of the pool's epoch the batch was drawn from (counted over the "
@@ -358,6 +361,9 @@ def _totals(records: list[dict], train: list[dict]) -> list[str]:
     if pool is not None:
         lines.append(f"final pool: {pool} prompts   dropped as all-correct over the run: "
                      f"{dropped}")
+    machines = list(dict.fromkeys(r["machine"] for r in records if r.get("machine")))
+    if machines:
+        lines.append("machine: " + "; then ".join(machines))
     weaker = next((r["code_isolation"] for r in records if r.get("code_isolation")), None)
     if weaker is not None:
         lines.append(f"code sandbox: weaker isolation level {weaker!r} (SRPO_SANDBOX_ISOLATION)")

@@ -11,8 +11,9 @@ history ledger `ledger.jsonl` (one row per prompt sampled in an epoch:
     pool.png               pool size per epoch, and what each boundary kept and dropped
     pass_rate_heatmap.png  each prompt's pass rate (correct / G) by epoch; grey = not sampled
 
-Stage switches are drawn as dashed vertical lines. Generated tokens, not steps, are the x-axis
-of the reward and evaluation curves because they are what a step costs: history resampling
+Stage switches are drawn as dashed vertical lines; each figure's footer names the machine
+the run trained on (its `machine` records). Generated tokens, not steps, are the x-axis of
+the reward and evaluation curves because they are what a step costs: history resampling
 saves rollouts, DAPO's dynamic sampling spends extra ones.
 
 Rendering goes through matplotlib's Agg canvas (`matplotlib.figure.Figure`, no pyplot), so it
@@ -68,12 +69,15 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
         "pool.png": lambda: plot_pool(records),
         "pass_rate_heatmap.png": lambda: plot_pass_rate_heatmap(ledger),
     }
+    machines = list(dict.fromkeys(r["machine"] for r in records if r.get("machine")))
     written = []
     for name, draw in figures.items():
         figure = draw()
         if figure is None:
             print(f"plot: skipped {name} (no data for it in {run_dir})", file=sys.stderr)
             continue
+        if machines:  # timings depend on it; tokens and accuracies do not
+            figure.supxlabel("trained on " + "; then ".join(machines), fontsize=7, color="gray")
         figure.savefig(out_dir / name, dpi=110)
         written.append(out_dir / name)
     return written

@@ -42,6 +42,7 @@ from .data.sources import load_run_problems
 from .evaluate import evaluate, flat_metrics, format_report
 from .grpo import group_advantages
 from .ledger import LEDGER_FILE, LedgerWriter
+from .machine import describe_machine
 from .metrics import MetricsLogger, format_postfix, format_summary, read_metrics
 from .model import load_model
 from .prompts import render_prompt
@@ -152,6 +153,9 @@ class Run:
             save_yaml(config, self.run_dir / "config.yaml")
         self.logger = MetricsLogger(self.run_dir, tensorboard=config.logging.tensorboard,
                                     resume_step=self.state.step if latest else None)
+        machine = describe_machine(self.device)
+        if self.logger.latest.get("machine") != machine:  # a fresh run, or another machine
+            self.logger.log({"step": self.state.step, "machine": machine})
         if self.code_isolation not in (None, "namespaces"):  # a weaker level asked for
             self.logger.log({"step": self.state.step, "code_isolation": self.code_isolation})
         self.ledger = LedgerWriter(self.run_dir / LEDGER_FILE,

@@ -133,6 +133,36 @@ def test_loading_for_training_raises_or_drops_unreadable_golds(tmp_path):
         "read (free text 1, notation unsupported: series inside an expression 1)"]
 
 
+@pytest.mark.parametrize("drop", [False, True])
+def test_training_files_are_read_once_each_and_errors_name_the_file(tmp_path, monkeypatch,
+                                                                     drop):
+    """Several training files: each is read once (checked or dropping); a bad gold in the
+    second is named by that file and its own row; an id repeated across files is caught
+    before any gold is checked."""
+    from srpo_mini.data import sources
+
+    first = write_jsonl(tmp_path / "a.jsonl", MATH_ROWS[:2])
+    second = write_jsonl(tmp_path / "b.jsonl", [
+        {"id": "b1", "domain": "math", "prompt": "?", "answer": "7"},
+        {"id": "b2", "domain": "math", "prompt": "?", "answer": "a proof is left to you"}])
+    reads = []
+    real = sources.read_rows
+    monkeypatch.setattr(sources, "read_rows", lambda path: reads.append(str(path)) or real(path))
+    data = DataConfig(train_files=[str(first), str(second)], drop_ungradable_golds=drop)
+    if drop:
+        with pytest.warns(UserWarning, match=f"^{second}: dropped 1 of 2 math problems"):
+            train, _ = load_run_problems(data)
+        assert [p.id for p in train] == ["m0", "m1", "b1"]
+    else:
+        with pytest.raises(DataError, match=f"^{second}, row 2, field 'answer': "):
+            load_run_problems(data)
+    assert reads == [str(first), str(second)]
+    clash = write_jsonl(tmp_path / "c.jsonl", [{**MATH_ROWS[0], "answer": "a proof"}])
+    with pytest.raises(DataError, match=f"^{clash}, row 1, field 'id': .*{MATH_ROWS[0]['id']}"):
+        load_run_problems(DataConfig(train_files=[str(first), str(clash)],
+                                     drop_ungradable_golds=drop))
+
+
 def test_malformed_line_and_missing_file(tmp_path, capsys):
     """A broken JSON line is named by row; a missing second file fails the whole check."""
     path = tmp_path / "broken.jsonl"

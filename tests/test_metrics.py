@@ -143,3 +143,11 @@ def test_format_summary_numbers():
     # of 24 + 8 + 16 + 4 = 52 s: generate 24 / 52 = 46%, eval 4 / 52 = 8%
     assert "generate 24s (46%)" in text and "eval 4s (8%)" in text
     assert "final pool: 12 prompts   dropped as all-correct over the run: 2" in text
+
+
+def test_format_summary_names_the_machines():
+    """The machine records (one per machine the run trained on) end the summary."""
+    records = [{"step": 0, "machine": "cpu A"}, {"step": 1, "reward": 0.5},
+               {"step": 1, "machine": "cpu B"}, {"step": 2, "reward": 0.5}]
+    assert "machine: cpu A; then cpu B" in format_summary(records)
+    assert "machine" not in format_summary(records[1:2] + records[3:])

@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from srpo_mini.cli import main
-from srpo_mini.metrics import MetricsLogger
+from srpo_mini.metrics import METRICS_FILE, MetricsLogger
 from srpo_mini.plots import LEDGER_FILE, plot_run
 
 FIGURES = ["completion_length.png", "eval.png", "pass_rate_heatmap.png", "pool.png",
@@ -121,3 +121,21 @@ def test_short_runs_still_plot(tmp_path, steps):
     names = [p.name for p in plot_run(tmp_path)]
     assert {"reward.png", "eval.png", "completion_length.png", "zero_std.png",
             "pool.png"} <= set(names)
+
+
+def test_figures_name_the_machine_the_run_trained_on(tmp_path, monkeypatch):
+    """A run with machine records gets a footer on every figure; one without gets none."""
+    from matplotlib.figure import Figure
+
+    footers = []
+    original = Figure.supxlabel
+    monkeypatch.setattr(Figure, "supxlabel",
+                        lambda self, text, **kw: footers.append(text) or original(self, text, **kw))
+    write_run(tmp_path / "plain")
+    plot_run(tmp_path / "plain")
+    assert footers == []
+    write_run(tmp_path / "named")
+    with open(tmp_path / "named" / METRICS_FILE, "a") as handle:
+        handle.write(json.dumps({"step": 0, "machine": "test CPU, 2 cores"}) + "\n")
+    assert len(plot_run(tmp_path / "named")) == len(FIGURES)
+    assert footers == ["trained on test CPU, 2 cores"] * len(FIGURES)

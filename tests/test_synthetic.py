@@ -19,7 +19,7 @@ import pytest
 
 from srpo_mini.data.schema import from_dataset, load_problems, validate_records
 from srpo_mini.data.synthetic import (
-    CODE_LEVELS, EASY_LEVEL, MATH_LEVELS, generate, make_tiny_world, split_of,
+    CODE_LEVELS, EASY_LEVEL, EASY_TRAIN_UNIQUE, MATH_LEVELS, generate, make_tiny_world, split_of,
 )
 from srpo_mini.prompts import format_completion
 
@@ -80,6 +80,20 @@ def test_easy_share_sets_the_easy_levels_share_of_the_math_pool(easy_share, easy
     assert abs(sum(p.difficulty == EASY_LEVEL for p in prefix) - 100 * easy_share) <= 1
     with pytest.raises(ValueError, match="easy_share must be in"):
         make_tiny_world(seed=0, easy_share=1.5)
+
+
+def test_an_easy_share_beyond_the_easy_levels_problems_names_the_setting():
+    """The easy level has EASY_TRAIN_UNIQUE distinct train problems (no more), so a share
+    asking for more fails with the setting, the counts and the largest share that fits."""
+    assert len(generate("math", EASY_LEVEL, EASY_TRAIN_UNIQUE, seed=0)) == EASY_TRAIN_UNIQUE
+    with pytest.raises(ValueError, match=f"only {EASY_TRAIN_UNIQUE} unique"):
+        generate("math", EASY_LEVEL, EASY_TRAIN_UNIQUE + 1, seed=0)
+    largest = EASY_TRAIN_UNIQUE // 6 / 100                       # of the 600-problem pool
+    assert largest == 0.77
+    make_tiny_world(seed=0, easy_share=largest)
+    with pytest.raises(ValueError, match=r"data\.easy_share=0\.9 asks for 540 easy .* at "
+                                         r"most 0\.77 at this pool size"):
+        make_tiny_world(seed=0, easy_share=0.9)
 
 
 def test_sums_are_worked_out_as_running_sums():

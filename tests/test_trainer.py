@@ -10,6 +10,7 @@ Run: python -m pytest tests/test_trainer.py -q
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -85,6 +86,38 @@ def test_smoke_two_steps_per_stage(tmp_path, tiny_base_dir):
     assert all(0 <= row["correct"] <= row["group_size"] == 4 for row in ledger)
     assert "eval/math/pass@1" in summary["eval_after"]
     assert (tmp_path / "run" / "summary.txt").read_text().strip()
+
+
+def test_the_machine_is_recorded_once_per_machine(tmp_path, tiny_base_dir, monkeypatch):
+    """A run logs the machine it trains on at its start; a resume on the same machine adds
+    nothing (so resumed metrics stay identical), one on another machine adds a record, and
+    the summary names both."""
+    from srpo_mini import trainer
+    from srpo_mini.machine import describe_machine
+
+    config = small_config(tmp_path, tiny_base_dir, "stages.0.steps=1", "stages.1.steps=2",
+                          "data.eval_limit=2")
+    run_dir = tmp_path / "run"
+
+    def machines():
+        return [(r["step"], r["machine"]) for r in read_metrics(run_dir / "metrics.jsonl")
+                if "machine" in r]
+
+    def resume_from_step(step):
+        for path in ckpt.list_checkpoints(run_dir):
+            if path.name > f"step_{step:08d}":
+                shutil.rmtree(path)
+        Run(config, resume=True).train()
+
+    Run(config).train()
+    assert machines() == [(0, describe_machine("cpu"))]
+    resume_from_step(2)
+    assert machines() == [(0, describe_machine("cpu"))]
+    monkeypatch.setattr(trainer, "describe_machine", lambda device: "another CPU")
+    resume_from_step(1)
+    assert machines() == [(0, describe_machine("cpu")), (1, "another CPU")]
+    summary = (run_dir / "summary.txt").read_text()
+    assert f"machine: {describe_machine('cpu')}; then another CPU" in summary
 
 
 def test_step_record_values_under_mask_mu2_dapo(tmp_path, tiny_base_dir, monkeypatch):

@@ -150,6 +150,18 @@ def test_chapter_4_history_resampling(tiny_base_dir):
     assert sorted(full) == ["dapo", "none", "srpo"] and full["none"][0] >= 5
     assert full["none"][4] == 1.0                      # GRPO against itself
     assert full["none"][5] >= 0.40 > full["srpo"][5]   # the paper's regime, and SRPO's cut
+    # The recorded easy-share sweep, as the prose reads it: GRPO's zero-std share climbs
+    # with the easy share while SRPO's stays near a quarter; tokens are even up to half
+    # easy and SRPO is cheaper, and sooner, only at three quarters.
+    sweep = {float(share): [float(x) for x in values] for share, *values in re.findall(
+        r"^easy share (\S+): seeds (\d+), zero-std GRPO (\S+) SRPO (\S+), tokens SRPO/GRPO "
+        r"(\S+) \((\S+)-(\S+)\), steps to target SRPO (\d+) GRPO (\d+)$", out, re.MULTILINE)}
+    assert sorted(sweep) == [0.0, 0.25, 0.5, 0.75] and all(v[0] >= 5 for v in sweep.values())
+    grpo_zero = [sweep[share][1] for share in sorted(sweep)]
+    assert grpo_zero == sorted(grpo_zero) and grpo_zero[0] < 0.25 and grpo_zero[-1] > 0.45
+    assert all(0.2 <= v[2] <= 0.3 for v in sweep.values())
+    assert all(0.95 <= sweep[share][3] <= 1.05 for share in (0.0, 0.25, 0.5))
+    assert 0.67 < sweep[0.75][3] <= 0.9 and sweep[0.75][6] < sweep[0.75][7]
     assert out.rstrip().endswith("chapter 4 done")
 
 

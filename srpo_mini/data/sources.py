@@ -16,7 +16,7 @@ import random
 import warnings
 from collections import Counter
 
-from .schema import DataError, Problem, load_problems
+from .schema import DataError, Problem, read_rows, validate_records
 
 TINY_WORLD_SEED = 0
 
@@ -68,18 +68,13 @@ def check_math_golds(problems: list[Problem], file: str, rows: list[int] | None 
 
 
 def _from_files(files, drop_ungradable: bool = False) -> list[Problem]:
-    """Problems of schema files, every math gold checked (the error names file and row)."""
-    problems = load_problems(files)
-    if drop_ungradable:  # checked file by file, so the warnings name the files
-        return [p for file in files for p in check_math_golds(
-            load_problems([file]), str(file), drop_ungradable=True)]
-    try:
-        check_math_golds(problems, "<files>")
-    except DataError:
-        for file in files:  # name the file and the row of the first unreadable gold
-            check_math_golds(load_problems([file]), str(file))
-        raise
-    return problems
+    """Problems of schema files, every math gold checked (the error names file and row).
+    Every file is read and validated (ids unique across files) before any gold is checked."""
+    seen: dict[str, tuple[str, int]] = {}
+    per_file = [(str(path), validate_records(read_rows(path), file=str(path), seen_ids=seen))
+                for path in files]
+    return [problem for name, problems in per_file
+            for problem in check_math_golds(problems, name, drop_ungradable=drop_ungradable)]
 
 
 def _from_hub(entries, drop_ungradable: bool = False) -> list[Problem]:

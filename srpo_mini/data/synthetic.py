@@ -120,6 +120,9 @@ MATH_LEVELS = {level: f"{level + 1} terms" for level in range(1, 6)}
 MATH_GENERATORS: dict[int, Callable[[random.Random], _Draft | None]] = {
     level: (lambda rng, terms=level + 1: _chain_sum(rng, terms)) for level in MATH_LEVELS}
 EASY_LEVEL = 1
+# Distinct easy problems on the train side (tests/test_synthetic.py checks it): with the
+# default 600-problem pool, data.easy_share can be at most 0.77.
+EASY_TRAIN_UNIQUE = 462
 
 
 # ----------------------------------------------------------------------------- code
@@ -391,8 +394,21 @@ def make_tiny_world(seed: int = 0, *, math_train_per_level: int = 120,
     worked: dict[str, Worked] = {}
     for domain, levels in (("math", MATH_LEVELS), ("code", CODE_LEVELS)):
         for split in ("train", "eval"):
-            per_level = [generate(domain, level, sizes[(domain, split, level)], seed=seed,
-                                  split=split, eval_fraction=eval_fraction) for level in levels]
+            try:
+                per_level = [generate(domain, level, sizes[(domain, split, level)], seed=seed,
+                                      split=split, eval_fraction=eval_fraction)
+                             for level in levels]
+            except ValueError as error:
+                if easy_share is None or (domain, split) != ("math", "train"):
+                    raise
+                raise ValueError(f"data.easy_share={easy_share} asks for {n_easy} easy and "
+                                 f"{n_other} of each other math level in the {math_train}-"
+                                 f"problem training pool: {error} (the easy level, two-term "
+                                 f"sums, has {EASY_TRAIN_UNIQUE} on the train side, so "
+                                 f"easy_share can be at most "
+                                 f"{EASY_TRAIN_UNIQUE // (math_train / 100) / 100:.2f} at "
+                                 "this pool size)"
+                                 ) from None
             items = _interleave(per_level)
             splits[split][domain] = [w.problem for w in items]
             worked.update((w.problem.id, w) for w in items)
