@@ -326,8 +326,8 @@ for share, entry in sweep["shares"].items():
 # what GRPO costs (a single seed can land 0.2-0.3 either side, one evaluation interval);
 # with three quarters easy it needs about 0.9x GRPO's tokens and reaches the target
 # sooner. Skipping solved prompts pays when they are most of each epoch, which is the
-# paper's mid-to-late regime; in this world it never reaches the 0.67x the paper's
-# step counts suggest.
+# paper's mid-to-late regime; in this world it never comes near 0.67x of GRPO's tokens,
+# the goal this experiment was set.
 
 # %%
 print(f"chapter time: {time.perf_counter() - chapter_start:.0f} s")
