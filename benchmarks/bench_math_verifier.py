@@ -443,7 +443,8 @@ def machine(args, use_mv: bool) -> str:
 
     mv = (version("math-verify") if use_mv else "not run (quick mode)" if math_verify
           else "not installed (its side skipped)")
-    return (f"Machine: {describe_machine()}; no GPU. Python {platform.python_version()}, sympy {sympy.__version__}, math-verify {mv}. "
+    return (f"Machine: {describe_machine()}; no GPU. Python {platform.python_version()}, "
+            f"sympy {sympy.__version__}, math-verify {mv}. "
             f"Command: `python benchmarks/bench_math_verifier.py {' '.join(args.argv)}`")
 
 

@@ -44,7 +44,7 @@ from srpo_mini.data.schema import write_jsonl
 from srpo_mini.data.sources import TINY_WORLD_SEED
 from srpo_mini.data.synthetic import make_tiny_world
 from srpo_mini.machine import describe_machine
-from srpo_mini.metrics import read_metrics
+from srpo_mini.metrics import read_metrics, run_machines
 from srpo_mini.plots import moving_average
 from srpo_mini.ledger import read_ledger
 from srpo_mini.trainer import train
@@ -135,6 +135,18 @@ def tokens_at_target(curve, target: float) -> float | None:
     return None
 
 
+def ratios_to_grpo(runs: list[dict], grpo_runs: list[dict], tokens) -> list[float]:
+    """tokens(run) / tokens(GRPO's run of the same seed), for each seed where both are
+    known; `tokens` gives a run's tokens to the target, or None if it never got there."""
+    grpo = {run["seed"]: tokens(run) for run in grpo_runs}
+    return [tokens(run) / grpo[run["seed"]] for run in runs
+            if tokens(run) and grpo.get(run["seed"])]
+
+
+def _tokens_to_target(run: dict) -> int | None:
+    return run["to_target"][1] if run["to_target"] else None
+
+
 def zero_std_mean(records: list[dict]) -> float:
     values = [r["zero_std_fraction"] for r in records if "zero_std_fraction" in r]
     return sum(values) / max(len(values), 1)
@@ -155,13 +167,6 @@ def length_growth(records: list[dict], domain: str = "math") -> tuple[float, flo
     if not values:
         return float("nan"), float("nan")
     return statistics.mean(values[:10]), statistics.mean(values[-10:])
-
-
-def run_machine(records: list[dict]) -> str | None:
-    """The machine(s) a run trained on, from its `machine` records (None in runs made before
-    the trainer recorded it)."""
-    names = list(dict.fromkeys(r["machine"] for r in records if r.get("machine")))
-    return "; then ".join(names) or None
 
 
 def machines_line(result: dict) -> str:
@@ -198,7 +203,7 @@ def resampling_experiment(args) -> dict:
             "math_groups": group_shares(job[0] / job[1] / "ledger.jsonl"),
             "final_tokens": records[-1].get("cumulative_generated_tokens", 0),
             "pools": [r["pool_size"] for r in records if "pool_size" in r],
-            "seconds": seconds, "machine": run_machine(records)})
+            "seconds": seconds, "machine": run_machines(records)})
         print(f"{strategy:5s} seed {seed}: pass@1 {curve[0][2]:.3f} -> {curve[-1][2]:.3f}, "
               f"tokens {results[strategy][-1]['final_tokens']:,}", flush=True)
     base = statistics.median(run["curve"][0][2] for runs in results.values() for run in runs)
@@ -221,18 +226,15 @@ def sweep_experiment(args) -> dict:
         for job, (records, _) in zip(jobs, run_all(jobs, args.workers, args.reuse)):
             runs.setdefault(job[3][0].split("=")[1], []).append(
                 {"seed": job[2], "curve": eval_curve(records),
-                 "zero_std_late": zero_std_late(records), "machine": run_machine(records)})
+                 "zero_std_late": zero_std_late(records), "machine": run_machines(records)})
         base = statistics.median(r["curve"][0][2] for members in runs.values() for r in members)
         for members in runs.values():
             for run in members:
                 run["to_target"] = to_target(run["curve"], base + args.gain)
                 run["tokens_interpolated"] = tokens_at_target(run["curve"], base + args.gain)
-        grpo = {r["seed"]: r for r in runs["none"]}
-        ratios = [r["to_target"][1] / grpo[r["seed"]]["to_target"][1] for r in runs["srpo"]
-                  if r["to_target"] and r["seed"] in grpo and grpo[r["seed"]]["to_target"]]
-        interpolated = [r["tokens_interpolated"] / grpo[r["seed"]]["tokens_interpolated"]
-                        for r in runs["srpo"] if r["tokens_interpolated"] and r["seed"] in grpo
-                        and grpo[r["seed"]]["tokens_interpolated"]]
+        ratios = ratios_to_grpo(runs["srpo"], runs["none"], _tokens_to_target)
+        interpolated = ratios_to_grpo(runs["srpo"], runs["none"],
+                                      lambda run: run["tokens_interpolated"])
         shares[str(share)] = {"base": base, "runs": runs, "ratios": ratios,
                               "ratios_interpolated": interpolated}
         print(f"easy share {share}: ratios {ratios}", flush=True)
@@ -281,7 +283,7 @@ def stages_experiment(args) -> dict:
             "length": {domain: [(r["step"], r[f"completion_length/{domain}"]) for r in records
                                 if f"completion_length/{domain}" in r]
                        for domain in ("math", "code")},
-            "machine": run_machine(records)})
+            "machine": run_machines(records)})
     return {"runs": results}
 
 
@@ -310,13 +312,11 @@ def resampling_report(result: dict, command: str) -> str:
              "math greedy accuracy, base -> final, median | math completion length, first / "
              "last 10 steps of stage 1, median |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    grpo = {r["seed"]: r["to_target"] for r in runs.get("none", [])}
     for strategy, members in runs.items():
         reached = [r for r in members if r["to_target"]]
         tokens = [r["to_target"][1] for r in reached]
         steps = [r["to_target"][0] for r in reached]
-        ratios = [r["to_target"][1] / grpo[r["seed"]][1] for r in reached
-                  if grpo.get(r["seed"])]
+        ratios = ratios_to_grpo(members, runs.get("none", []), _tokens_to_target)
         cells = [strategy, f"{len(reached)}/{len(members)}",
                  f"{statistics.median(tokens):,.0f}" if tokens else "-",
                  f"{statistics.median(steps):.0f}" if steps else "-",
@@ -367,23 +367,21 @@ def _plot_sweep(result: dict, experiment: str, axes) -> None:
     half of stage 1, GRPO and SRPO, per seed and the median."""
     shares = [float(s) for s in result["shares"]]
     entries = list(result["shares"].values())
-    for share, entry in zip(shares, entries):
-        axes[0].scatter([share] * len(entry["ratios"]), entry["ratios"], color="C0", alpha=0.4,
-                        s=18)
-    axes[0].plot(shares, [statistics.median(e["ratios"]) if e["ratios"] else float("nan")
-                          for e in entries], color="C0", marker="o", label="SRPO, median")
-    axes[0].axhline(1.0, color="C1", linestyle="--", label="GRPO")
+
+    def seeds_and_median(ax, values_per_share, color, label):
+        for share, values in zip(shares, values_per_share):
+            ax.scatter([share] * len(values), values, color=color, alpha=0.4, s=18)
+        ax.plot(shares, [statistics.median(v) if v else float("nan") for v in values_per_share],
+                color=color, marker="o", label=f"{label}, median")
+
+    seeds_and_median(axes[0], [e["ratios"] for e in entries], COLORS["srpo"], "SRPO")
+    axes[0].axhline(1.0, color=COLORS["none"], linestyle="--", label="GRPO")
     axes[0].axhline(0.67, color="gray", linestyle=":", label="goal 0.67")
     axes[0].set(xlabel="easy share of the math pool",
                 ylabel="SRPO / GRPO generated tokens to target")
-    for strategy in ("none", "srpo"):
-        for share, entry in zip(shares, entries):
-            values = [r["zero_std_late"] for r in entry["runs"][strategy]]
-            axes[1].scatter([share] * len(values), values, color=COLORS[strategy], alpha=0.4,
-                            s=18)
-        axes[1].plot(shares, [statistics.median(r["zero_std_late"] for r in e["runs"][strategy])
-                              for e in entries], color=COLORS[strategy], marker="o",
-                     label={"none": "GRPO", "srpo": "SRPO"}[strategy] + ", median")
+    for strategy, label in (("none", "GRPO"), ("srpo", "SRPO")):
+        seeds_and_median(axes[1], [[r["zero_std_late"] for r in e["runs"][strategy]]
+                                   for e in entries], COLORS[strategy], label)
     axes[1].set(xlabel="easy share of the math pool",
                 ylabel="zero-std group fraction, 2nd half of stage 1")
     for ax in axes:

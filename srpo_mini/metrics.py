@@ -303,6 +303,13 @@ def _mean(values: list) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def run_machines(records: list[dict]) -> str | None:
+    """The machine(s) the run trained on, from its `machine` records in order ("A; then B"
+    after a resume elsewhere); None for runs made before the trainer recorded it."""
+    names = list(dict.fromkeys(r["machine"] for r in records if r.get("machine")))
+    return "; then ".join(names) or None
+
+
 def format_summary(records: list[dict]) -> str:
     """The end-of-run table from metrics records.
 
@@ -361,9 +368,9 @@ def _totals(records: list[dict], train: list[dict]) -> list[str]:
     if pool is not None:
         lines.append(f"final pool: {pool} prompts   dropped as all-correct over the run: "
                      f"{dropped}")
-    machines = list(dict.fromkeys(r["machine"] for r in records if r.get("machine")))
+    machines = run_machines(records)
     if machines:
-        lines.append("machine: " + "; then ".join(machines))
+        lines.append(f"machine: {machines}")
     weaker = next((r["code_isolation"] for r in records if r.get("code_isolation")), None)
     if weaker is not None:
         lines.append(f"code sandbox: weaker isolation level {weaker!r} (SRPO_SANDBOX_ISOLATION)")

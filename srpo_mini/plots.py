@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .data.schema import DOMAINS
 from .ledger import LEDGER_FILE, read_ledger
-from .metrics import METRICS_FILE, read_metrics
+from .metrics import METRICS_FILE, read_metrics, run_machines
 
 PLOTS_DIR = "plots"
 _MISSING_MATPLOTLIB = ("srpo-mini plot needs matplotlib, which is not installed: "
@@ -69,7 +69,7 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
         "pool.png": lambda: plot_pool(records),
         "pass_rate_heatmap.png": lambda: plot_pass_rate_heatmap(ledger),
     }
-    machines = list(dict.fromkeys(r["machine"] for r in records if r.get("machine")))
+    machines = run_machines(records)
     written = []
     for name, draw in figures.items():
         figure = draw()
@@ -77,7 +77,7 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
             print(f"plot: skipped {name} (no data for it in {run_dir})", file=sys.stderr)
             continue
         if machines:  # timings depend on it; tokens and accuracies do not
-            figure.supxlabel("trained on " + "; then ".join(machines), fontsize=7, color="gray")
+            figure.supxlabel(f"trained on {machines}", fontsize=7, color="gray")
         figure.savefig(out_dir / name, dpi=110)
         written.append(out_dir / name)
     return written

@@ -139,15 +139,15 @@ def test_training_files_are_read_once_each_and_errors_name_the_file(tmp_path, mo
     """Several training files: each is read once (checked or dropping); a bad gold in the
     second is named by that file and its own row; an id repeated across files is caught
     before any gold is checked."""
-    from srpo_mini.data import sources
+    from srpo_mini.data import schema
 
     first = write_jsonl(tmp_path / "a.jsonl", MATH_ROWS[:2])
     second = write_jsonl(tmp_path / "b.jsonl", [
         {"id": "b1", "domain": "math", "prompt": "?", "answer": "7"},
         {"id": "b2", "domain": "math", "prompt": "?", "answer": "a proof is left to you"}])
     reads = []
-    real = sources.read_rows
-    monkeypatch.setattr(sources, "read_rows", lambda path: reads.append(str(path)) or real(path))
+    real = schema.read_rows
+    monkeypatch.setattr(schema, "read_rows", lambda path: reads.append(str(path)) or real(path))
     data = DataConfig(train_files=[str(first), str(second)], drop_ungradable_golds=drop)
     if drop:
         with pytest.warns(UserWarning, match=f"^{second}: dropped 1 of 2 math problems"):

@@ -176,13 +176,17 @@ def load_problems(paths: str | Path | Iterable[str | Path]) -> list[Problem]:
     Returns the problems in file order. Raises `DataError` (file, row, field) on the
     first bad row of any file, before returning anything.
     """
+    return [problem for _, problems in load_problem_files(paths) for problem in problems]
+
+
+def load_problem_files(paths: str | Path | Iterable[str | Path]) -> list[tuple[str, list[Problem]]]:
+    """`load_problems` kept per file: (file name, its problems) in order, each file read once
+    and ids unique across all of them; for checks whose messages name the file."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     seen: dict[str, tuple[str, int]] = {}
-    problems: list[Problem] = []
-    for path in paths:
-        problems.extend(validate_records(read_rows(path), file=str(path), seen_ids=seen))
-    return problems
+    return [(str(path), validate_records(read_rows(path), file=str(path), seen_ids=seen))
+            for path in paths]
 
 
 def write_jsonl(problems: Iterable[Problem], path: str | Path) -> Path:

@@ -16,7 +16,7 @@ import random
 import warnings
 from collections import Counter
 
-from .schema import DataError, Problem, read_rows, validate_records
+from .schema import DataError, Problem, load_problem_files
 
 TINY_WORLD_SEED = 0
 
@@ -70,10 +70,7 @@ def check_math_golds(problems: list[Problem], file: str, rows: list[int] | None 
 def _from_files(files, drop_ungradable: bool = False) -> list[Problem]:
     """Problems of schema files, every math gold checked (the error names file and row).
     Every file is read and validated (ids unique across files) before any gold is checked."""
-    seen: dict[str, tuple[str, int]] = {}
-    per_file = [(str(path), validate_records(read_rows(path), file=str(path), seen_ids=seen))
-                for path in files]
-    return [problem for name, problems in per_file
+    return [problem for name, problems in load_problem_files(files)
             for problem in check_math_golds(problems, name, drop_ungradable=drop_ungradable)]
 
 

@@ -293,6 +293,15 @@ def _to_worked(draft: _Draft, domain: str, level: int) -> Worked:
     return Worked(problem, draft.reasoning, draft.answer, draft.slips, draft.forms)
 
 
+class LevelExhausted(ValueError):
+    """A level's problem space holds fewer unique problems on one side than were asked."""
+
+    def __init__(self, domain: str, level: int, split: str, found: int, asked: int):
+        super().__init__(f"{domain} level {level}: only {found} unique {split} problems "
+                         f"found, {asked} asked")
+        self.domain, self.level, self.found = domain, level, found
+
+
 def generate(domain: str, level: int, n: int, *, seed: int = 0, split: str = "train",
              eval_fraction: float = EVAL_FRACTION, unique: bool = True,
              stream: str = "world") -> list[Worked]:
@@ -307,8 +316,9 @@ def generate(domain: str, level: int, n: int, *, seed: int = 0, split: str = "tr
         split: "train" or "eval"; every returned problem satisfies `split_of(key) == split`.
         unique: deduplicate by canonical key (off for the SFT set, which may repeat).
     Returns:
-        A list of `Worked`, deterministic for the arguments. Raises ValueError when the
-        level's problem space cannot supply `n` unique problems on that side.
+        A list of `Worked`, deterministic for the arguments. Raises `LevelExhausted` (a
+        ValueError) when the level's problem space cannot supply `n` unique problems on
+        that side.
     """
     generators = MATH_GENERATORS if domain == "math" else {
         level: _code_generator(level) for level in CODE_FAMILIES}
@@ -321,8 +331,7 @@ def generate(domain: str, level: int, n: int, *, seed: int = 0, split: str = "tr
     while len(worked) < n:
         attempts += 1
         if attempts > 200 * n + 10_000:
-            raise ValueError(f"{domain} level {level}: only {len(worked)} unique {split} "
-                             f"problems found, {n} asked")
+            raise LevelExhausted(domain, level, split, len(worked), n)
         draft = generators[level](rng)
         if draft is None or split_of(draft.key, eval_fraction) != split:
             continue
@@ -398,17 +407,15 @@ def make_tiny_world(seed: int = 0, *, math_train_per_level: int = 120,
                 per_level = [generate(domain, level, sizes[(domain, split, level)], seed=seed,
                                       split=split, eval_fraction=eval_fraction)
                              for level in levels]
-            except ValueError as error:
-                if easy_share is None or (domain, split) != ("math", "train"):
+            except LevelExhausted as error:
+                if easy_share is None or (error.domain, error.level) != ("math", EASY_LEVEL):
                     raise
+                largest = error.found * 100 // math_train / 100  # rounded down: it fits
                 raise ValueError(f"data.easy_share={easy_share} asks for {n_easy} easy and "
                                  f"{n_other} of each other math level in the {math_train}-"
                                  f"problem training pool: {error} (the easy level, two-term "
-                                 f"sums, has {EASY_TRAIN_UNIQUE} on the train side, so "
-                                 f"easy_share can be at most "
-                                 f"{EASY_TRAIN_UNIQUE // (math_train / 100) / 100:.2f} at "
-                                 "this pool size)"
-                                 ) from None
+                                 f"sums, has {error.found} on the train side, so easy_share "
+                                 f"can be at most {largest:.2f} at this pool size)") from None
             items = _interleave(per_level)
             splits[split][domain] = [w.problem for w in items]
             worked.update((w.problem.id, w) for w in items)
